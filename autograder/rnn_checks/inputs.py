@@ -1,0 +1,78 @@
+"""Shapes and values drawn fresh at every run: nothing a student could hard-code.
+
+Naming: X (n, d), H (n, h), W_xh (d, h), W_hh (h, h), b_h (h,), sequences X (T, n, d).
+"""
+
+import os
+import random
+
+from . import trusted
+from .config import SHAPE_RANGES
+
+#: The worked example of the textbook section: X (3, 1), W_xh (1, 4), H (3, 4), W_hh (4, 4).
+WORKED_EXAMPLE = {"n": 3, "d": 1, "h": 4}
+
+
+def fresh_rng() -> random.Random:
+    """A generator seeded from the operating system: new shapes and values every run."""
+    return random.Random(int.from_bytes(os.urandom(8), "little"))
+
+
+def _draw(rng: random.Random, key: str) -> int:
+    low, high = SHAPE_RANGES[key]
+    return rng.randint(low, high)
+
+
+def step_shapes(rng: random.Random) -> list:
+    """Labelled (n, d, h) cases: the worked example, a fresh one with d > 1, n = 1, h = 1.
+
+    d > 1 everywhere but the worked example, so an elementwise ``X * W_xh`` cannot pass by luck;
+    d, h and d + h always differ, so the contraction size tells the products apart.
+    """
+    def sizes(**fixed):
+        while True:
+            n = fixed.get("n", _draw(rng, "n"))
+            d = fixed.get("d", _draw(rng, "d"))
+            h = fixed.get("h", _draw(rng, "h"))
+            if d != h:
+                return {"n": n, "d": d, "h": h}
+
+    return [
+        ("the worked example", dict(WORKED_EXAMPLE)),
+        ("fresh shapes", sizes()),
+        ("a single row (n = 1)", sizes(n=1)),
+        ("a single hidden unit (h = 1)", sizes(h=1)),
+    ]
+
+
+def sequence_shapes(rng: random.Random) -> list:
+    """Labelled (T, n, d, h) cases for the RNN forward pass."""
+    cases = []
+    for label, s in step_shapes(rng):
+        cases.append((label, dict(s, T=_draw(rng, "T"))))
+    return cases
+
+
+def _gen(rng: random.Random):
+    g = trusted.Generator()
+    g.manual_seed(rng.getrandbits(62))
+    return g
+
+
+def step_inputs(rng, n, d, h, dtype, device="cpu"):
+    """(X, W_xh, H, W_hh) with standard normal entries, scaled so products stay O(1)."""
+    g = _gen(rng)
+    make = lambda *shape: trusted.to(trusted.randn(*shape, generator=g, dtype=trusted.float64), device=device, dtype=dtype)
+    return make(n, d), make(d, h), make(n, h), make(h, h)
+
+
+def sequence_inputs(rng, T, n, d, h, dtype, device="cpu"):
+    """(X (T, n, d), H0 (n, h), W_xh (d, h), W_hh (h, h), b_h (h,)) for ``rnn_forward``."""
+    g = _gen(rng)
+    make = lambda *shape: trusted.to(trusted.randn(*shape, generator=g, dtype=trusted.float64), device=device, dtype=dtype)
+    return make(T, n, d), make(n, h), make(d, h), make(h, h), make(h)
+
+
+def meta_like(tensors):
+    """The same shapes and dtypes on PyTorch's ``meta`` device (no data)."""
+    return tuple(trusted.empty(t.shape, dtype=t.dtype, device="meta") for t in tensors)

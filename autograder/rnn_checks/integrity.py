@@ -1,0 +1,103 @@
+"""Detect replaced library functions: torch, numpy, clocks, comparisons.
+
+A snapshot records which object every public callable of the watched namespaces is; after each
+call of a student function the checker compares again. Any replacement fails the check group with
+a message that names it: the grade never depends on what a student's code did to the libraries.
+"""
+
+import builtins
+import math
+import os
+import time
+import timeit
+
+import torch
+import torch.nn.functional
+import torch.testing
+
+try:  # numpy is optional on the GPU check machine
+    import numpy
+    import numpy.testing
+except ImportError:  # pragma: no cover
+    numpy = None
+
+
+def _namespaces() -> dict:
+    spaces = {
+        "torch": torch,
+        "torch.Tensor": torch.Tensor,
+        "torch.testing": torch.testing,
+        "torch.nn.functional": torch.nn.functional,
+        "torch.linalg": torch.linalg,
+        "time": time,
+        "timeit": timeit,
+        "math": math,
+        "builtins": builtins,
+    }
+    if numpy is not None:
+        spaces.update({"numpy": numpy, "numpy.ndarray": numpy.ndarray, "numpy.testing": numpy.testing})
+    return spaces
+
+
+def _watched(obj) -> bool:
+    return callable(obj) or isinstance(obj, type)
+
+
+def snapshot() -> dict:
+    """``{(namespace, name): object}`` for every callable or class in the watched namespaces."""
+    snap = {}
+    for label, space in _namespaces().items():
+        for name, obj in list(vars(space).items()):
+            if _watched(obj):
+                snap[(label, name)] = obj
+    return snap
+
+
+def replaced(before: dict) -> list:
+    """Names (``"torch.testing.assert_close"``) whose object differs from the snapshot ``before``."""
+    spaces = _namespaces()
+    changed = []
+    for (label, name), obj in before.items():
+        current = vars(spaces[label]).get(name, _MISSING)
+        if current is not obj:
+            changed.append(f"{label}.{name}")
+    return changed
+
+
+_MISSING = object()
+
+
+def fingerprint() -> dict:
+    """``{"torch.mm": "builtin_function_or_method:mm:torch", ...}``, comparable across processes.
+
+    The parent (the student's notebook process) compares its own fingerprint with the one of the
+    freshly started checker: a function replaced at the top of a notebook shows up as a mismatch.
+    """
+    prints = {}
+    for (label, name), obj in snapshot().items():
+        obj = _unwrap_torch(obj)
+        code = getattr(obj, "__code__", None)
+        where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+        prints[f"{label}.{name}"] = ":".join(
+            [type(obj).__name__, str(getattr(obj, "__qualname__", "")),
+             str(getattr(obj, "__module__", "")), where]
+        )
+    return prints
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+def _unwrap_torch(obj):
+    """Undo wrappers torch adds itself on lazy imports (``torch._dynamo`` wraps ``manual_seed``)."""
+    while hasattr(obj, "__wrapped__"):
+        code = getattr(obj, "__code__", None)
+        if code is None or not code.co_filename.startswith(_TORCH_DIR):
+            break
+        obj = obj.__wrapped__
+    return obj
+
+
+def mismatches(mine: dict, fresh: dict) -> list:
+    """Names present in both fingerprints whose entries differ."""
+    return sorted(k for k, v in mine.items() if k in fresh and fresh[k] != v)

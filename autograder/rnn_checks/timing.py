@@ -1,0 +1,87 @@
+"""The timing threshold of ``hidden_state_fused``.
+
+The student's function and the reference fused step (:func:`references.fused`) run on the same
+inputs, in interleaved rounds, each round a batch of calls long enough to time (about
+``TIMING_TARGET_S``). The median of the per-round ratios decides against
+``FUSED_SLOWDOWN_LIMIT``; the rounds stop as soon as the median's side is certain. CPU: one
+thread (the checker pins it), the clock bound before student code ran. CUDA: CUDA events.
+"""
+
+import torch
+
+from . import references, trusted
+from .config import FUSED_SLOWDOWN_LIMIT, TIMING_ROUNDS, TIMING_SHAPE, TIMING_TARGET_S, TOLERANCES
+from .inputs import fresh_rng, step_inputs
+from .questions import CheckFailure
+
+_Event = torch.cuda.Event
+_synchronize = torch.cuda.synchronize
+
+
+def _clock(device: str):
+    """A function ``run(fn, k) -> seconds`` timing k calls of ``fn()`` on ``device``."""
+    if device == "cuda":
+        def run(fn, k):
+            start, end = _Event(enable_timing=True), _Event(enable_timing=True)
+            _synchronize()
+            start.record()
+            for _ in range(k):
+                fn()
+            end.record()
+            _synchronize()
+            return start.elapsed_time(end) / 1000.0
+    else:
+        def run(fn, k):
+            t0 = trusted.perf_counter()
+            for _ in range(k):
+                fn()
+            return trusted.perf_counter() - t0
+    return run
+
+
+def measure(student, reference, device: str) -> list:
+    """Per-round ratios student/reference, stopping once the median's side is decided."""
+    run = _clock(device)
+    student(), reference()  # warm-up: allocator, kernels, caches
+    one = max(run(reference, 1), 1e-7)
+    k = max(1, int(TIMING_TARGET_S / one))
+    ratios, needed = [], TIMING_ROUNDS // 2 + 1
+    while len(ratios) < TIMING_ROUNDS:
+        t_student = run(student, k)
+        t_reference = max(run(reference, k), 1e-9)
+        ratios.append(t_student / t_reference)
+        above = sum(r > FUSED_SLOWDOWN_LIMIT for r in ratios)
+        if above >= needed or len(ratios) - above >= needed:
+            break
+    return ratios
+
+
+def judge(question, func, call_student) -> str:
+    """Pass or raise with the measured median ratio.
+
+    ``call_student`` is the checked call (exceptions and tampering become failures), used once
+    for correctness; the timed calls use ``func`` directly so that the checking costs nothing.
+    """
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    n, d, h = TIMING_SHAPE
+    args = step_inputs(fresh_rng(), n, d, h, trusted.float32, device)
+    out = call_student(args)
+    ref = references.separate(*args)
+    if trusted.tensor_type(out) is not trusted.Tensor or tuple(out.shape) != (n, h) or not trusted.allclose(
+            trusted.to(trusted.detach(out), device="cpu", dtype=trusted.float64), ref, **TOLERANCES[trusted.float32]):
+        raise CheckFailure(
+            f"{question.function} gave a wrong result at the timing size (n, d, h) = {TIMING_SHAPE}; "
+            "it must be correct at every size before its speed counts.")
+    try:
+        ratios = measure(lambda: func(*args), lambda: references.fused(*args), device)
+    except BaseException as error:
+        raise CheckFailure(f"{question.function} failed while being timed: {type(error).__name__}: {error}"[:500]) from None
+    ratios_sorted = trusted.median_sorted(ratios)
+    median = ratios_sorted[len(ratios_sorted) // 2]
+    above = sum(r > FUSED_SLOWDOWN_LIMIT for r in ratios)
+    verdict = f"{median:.2f}x the reference fused step on {device} (median of {len(ratios)} rounds, limit {FUSED_SLOWDOWN_LIMIT}x)"
+    if above > len(ratios) - above:
+        raise CheckFailure(
+            f"{question.function} took {verdict}. Likely cause: a Python loop over rows, a host round trip "
+            "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.")
+    return f"took {verdict}"
