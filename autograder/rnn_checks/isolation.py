@@ -31,27 +31,59 @@ class CheckerError(RuntimeError):
 
 
 class Checker:
-    """One isolated checker process; :func:`checker` keeps one per grading process."""
+    """One isolated checker process, talked to over two pipes.
+
+    ``Checker()`` starts a fresh ``python -I`` (the Otter and Gradescope path);
+    :meth:`forked` forks one from the current process, which must not have run student code yet
+    (the batch grader does this before executing each notebook).
+    """
 
     def __init__(self):
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT, _PACKAGE_PARENT],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
         )
+        self._setup(proc.pid, proc.stdin, proc.stdout.fileno(), keep=proc)
+
+    @classmethod
+    def forked(cls) -> "Checker":
+        from . import zygote
+        zygote.prepare()
+        requests_r, requests_w = os.pipe()
+        answers_r, answers_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the checker: serve until the grading process closes the pipe
+            os.close(requests_w)
+            os.close(answers_r)
+            try:
+                zygote.serve(os.fdopen(requests_r, "rb"), zygote._TextOut(os.fdopen(answers_w, "wb")))
+            finally:
+                os._exit(0)
+        os.close(requests_r)
+        os.close(answers_w)
+        self = cls.__new__(cls)
+        self._setup(pid, os.fdopen(requests_w, "wb"), answers_r, keep=None)
+        return self
+
+    def _setup(self, pid, requests, answers_fd, keep):
+        self.pid, self._requests, self._answers, self._keep = pid, requests, answers_fd, keep
         self._buffer = b""
-        hello = json.loads(self._read_line(CHECKER_START_LIMIT_S))
-        mine = integrity.fingerprint()
-        self.tampered = [k for k in integrity.mismatches(mine, hello["fingerprint"])
-                         if k.startswith(_PARENT_COMPARED)]
+        self.fresh_fingerprint = json.loads(self._read_line(CHECKER_START_LIMIT_S))["fingerprint"]
+        self.tampered = None
+
+    def alive(self) -> bool:
+        try:
+            return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:
+            return False
 
     def _read_line(self, timeout: float) -> str:
-        fd, deadline = self.proc.stdout.fileno(), time.monotonic() + timeout
+        deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not select.select([self._answers], [], [], left)[0]:
                 raise CheckerError(f"the checker process did not answer within {timeout:.0f} s")
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(self._answers, 1 << 20)
             if not chunk:
                 raise CheckerError("the checker process ended unexpectedly")
             self._buffer += chunk
@@ -60,6 +92,9 @@ class Checker:
 
     def run(self, question: str, group: str, func, timeout: float = CHECK_TIME_LIMIT_S) -> dict:
         """``{"passed": bool, "message": str}`` for one check group of ``func``."""
+        if self.tampered is None:  # compared at the first hidden test, after the student's cells ran
+            self.tampered = [k for k in integrity.mismatches(integrity.fingerprint(), self.fresh_fingerprint)
+                             if k.startswith(_PARENT_COMPARED)]
         if self.tampered:
             return {"passed": False, "message": (
                 "the notebook replaced library functions before grading ("
@@ -70,17 +105,9 @@ class Checker:
         except Exception as error:
             return {"passed": False, "message": f"the grader could not copy the function for checking: {type(error).__name__}: {error}"}
         header = json.dumps({"question": question, "group": group, "timeout": timeout, "size": len(payload)})
-        self.proc.stdin.write(header.encode() + b"\n" + payload)
-        self.proc.stdin.flush()
+        self._requests.write(header.encode() + b"\n" + payload)
+        self._requests.flush()
         return json.loads(self._read_line(timeout + 30))
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 _CHECKER = None
@@ -89,6 +116,12 @@ _CHECKER = None
 def checker() -> Checker:
     """The process-wide checker, started on first use."""
     global _CHECKER
-    if _CHECKER is None or _CHECKER.proc.poll() is not None:
+    if _CHECKER is None or not _CHECKER.alive():
         _CHECKER = Checker()
     return _CHECKER
+
+
+def start_forked() -> None:
+    """Fork the process-wide checker now, before any student code runs (batch grading)."""
+    global _CHECKER
+    _CHECKER = Checker.forked()

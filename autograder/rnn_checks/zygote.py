@@ -82,11 +82,18 @@ def prepare():
     first-call costs), and a lazy import that patches torch (``torch._dynamo`` wraps
     ``torch.manual_seed``) cannot be mistaken for tampering.
     """
+    global _PREPARED
+    if _PREPARED:
+        return
     import torch
     import torch._dynamo  # noqa: F401
     torch.set_num_threads(1)  # timings comparable under load; children inherit it
-    from . import checks, references
+    from . import checks
     checks.warm_up()
+    _PREPARED = True
+
+
+_PREPARED = False
 
 
 def serve(stdin, stdout):

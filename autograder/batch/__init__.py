@@ -1,0 +1,1 @@
+"""Batch grading without Docker: ``python -m autograder.batch --help`` (``make grade``)."""

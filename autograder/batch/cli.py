@@ -1,0 +1,168 @@
+"""Grade a batch of submissions with the built autograder zip, without Docker.
+
+    python -m autograder.batch SUBMISSIONS [--output grades] [--workers N] [--regrade]
+
+SUBMISSIONS is a folder of notebooks (.ipynb) and student export zips, or a Gradescope "Export
+Submissions" archive (zip or unpacked). Writes OUTPUT/final_grades.csv (as results arrive; a
+second run resumes), OUTPUT/<submission>/results.json and feedback.txt, OUTPUT/summary.md and
+OUTPUT/histogram.png.
+"""
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+
+from tqdm import tqdm
+
+from . import limits, report
+from .gradebook import Gradebook
+from .submissions import SubmissionsError, discover
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_ZIP = os.path.join(ROOT, "autograder", "rnn_hidden_state-autograder.zip")
+
+
+class Worker:
+    """One sandboxed worker process (see :mod:`autograder.batch.worker`)."""
+
+    def __init__(self, autograder: str, sandbox: bool):
+        self.scratch = tempfile.mkdtemp(prefix="grade-worker-")
+        prefix = limits.bwrap_prefix(self.scratch) if sandbox else []
+        cmd = [*prefix, sys.executable, "-m", "autograder.batch.worker",
+               "--autograder", os.path.abspath(autograder), "--scratch", self.scratch]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, cwd=ROOT, start_new_session=True,
+                                     env={**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"})
+        ready = self.proc.stdout.readline()
+        if not ready.startswith('{"ready"'):
+            raise RuntimeError("a grading worker failed to start (is the autograder zip built? run make dist)")
+
+    def grade(self, job: dict) -> dict:
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()  # the worker enforces the time limit itself
+        if not line:
+            raise ChildProcessError("the submission killed its grading worker")
+        return json.loads(line)
+
+    def close(self):
+        limits.kill_group(self.proc.pid)
+        self.proc.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def question_points(autograder: str) -> dict:
+    """``{question: points}`` from the autograder zip's test files (Otter's own parser)."""
+    from otter.test_files import ExceptionTestFile
+    points = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(autograder) as z:
+            z.extractall(tmp)
+        for name in sorted(os.listdir(os.path.join(tmp, "tests"))):
+            tf = ExceptionTestFile.from_file(os.path.join(tmp, "tests", name))
+            points[tf.name] = sum(tc.points for tc in tf.test_cases)
+    return points
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m autograder.batch", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("submissions", nargs="?", default=os.path.join(ROOT, "examples", "submissions"))
+    p.add_argument("--output", default="grades", help="output folder (default: grades)")
+    p.add_argument("--autograder", default=DEFAULT_ZIP, help="the autograder zip built by make dist")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: one per core)")
+    p.add_argument("--timeout", type=float, default=120, help="seconds per submission (default 120)")
+    p.add_argument("--memory-mb", type=int, default=3000, help="memory per submission in MB (default 3000)")
+    p.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
+    p.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap even if installed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no gradebook print")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        subs = discover(args.submissions)
+    except SubmissionsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if not os.path.isfile(args.autograder):
+        print(f"error: autograder zip not found: {args.autograder} (run: make dist)", file=sys.stderr)
+        sys.exit(2)
+    points = question_points(args.autograder)
+    questions = list(points)
+    os.makedirs(args.output, exist_ok=True)
+    book = Gradebook(args.output, questions, points)
+    todo = [s for s in subs if args.regrade or not book.graded(s.key)]
+    sandbox = not args.no_sandbox and bool(limits.bwrap_prefix("/"))
+    if not sandbox:
+        print("note: " + limits.FALLBACK_NOTE, file=sys.stderr)
+    if len(todo) < len(subs):
+        print(f"resuming: {len(subs) - len(todo)} already graded in {book.path} (use --regrade to grade again)", file=sys.stderr)
+
+    jobs = queue.Queue()
+    for i, s in enumerate(todo):
+        jobs.put((i, s))
+    lock = threading.Lock()
+    bar = tqdm(total=len(todo), unit="submission", disable=args.quiet, file=sys.stderr)
+
+    def record(sub, answer):
+        with lock:
+            row = book.add(sub.key, answer.get("results"), answer["status"], sub.student)
+            folder = os.path.join(args.output, report.safe_name(sub.key))
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as f:
+                json.dump(answer.get("results") or {"status": answer["status"]}, f, indent=1, ensure_ascii=False)
+            with open(os.path.join(folder, "output.txt"), "w", encoding="utf-8") as f:
+                f.write(answer.get("output", ""))
+            with open(os.path.join(folder, "feedback.txt"), "w", encoding="utf-8") as f:
+                f.write(report.feedback_text(sub.key, row, answer.get("results"), questions, points))
+            bar.update(1)
+
+    def run_worker():
+        worker = None
+        try:
+            while True:
+                try:
+                    i, sub = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None:
+                    worker = Worker(args.autograder, sandbox)
+                job = {"id": i, "path": os.path.abspath(sub.path), "timeout": args.timeout, "memory_mb": args.memory_mb}
+                try:
+                    answer = worker.grade(job)
+                except (ChildProcessError, ValueError, OSError) as error:
+                    answer = {"status": f"crashed: {error}", "results": None}
+                    worker.close()
+                    worker = None
+                record(sub, answer)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=run_worker, daemon=True) for _ in range(max(1, min(args.workers, len(todo))))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {book.path} holds every submission graded so far; run again to resume", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        bar.close()
+    text = report.summary(book.frame(), questions, points, args.output)
+    if not args.quiet:
+        print(book.frame().drop(columns=["name", "email"]).to_string(index=False))
+        print()
+        print(text)
+    return 0

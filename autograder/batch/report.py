@@ -1,0 +1,50 @@
+"""Per-submission feedback and the class summary (statistics and a histogram of totals)."""
+
+import os
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def safe_name(key: str) -> str:
+    """A folder name for a submission key (any characters, 中文 included, stay readable)."""
+    return re.sub(r"[/\\\0]+", "__", key).strip(". ") or "submission"
+
+
+def feedback_text(key: str, row: dict, results, questions: list, points: dict) -> str:
+    lines = [f"Feedback for {key}", "", f"Total: {row['total_points_earned']:g} / {sum(points.values()):g}",
+             f"Grading status: {row['grading_status']}", ""]
+    outputs = {t.get("name"): t.get("output", "") for t in (results or {}).get("tests", [])}
+    for q in questions:
+        lines += [f"== {q}: {row[q]:g} / {points[q]:g}", outputs.get(q, "").strip() or "(no output)", ""]
+    return "\n".join(lines)
+
+
+def summary(frame, questions: list, points: dict, output: str) -> str:
+    """Writes summary.md and histogram.png into ``output``; returns the summary text."""
+    graded = frame[frame["grading_status"] == "graded"]
+    lines = ["# Grading summary", "", f"Submissions: {len(frame)}; graded: {len(graded)}; "
+             f"with a grading problem: {len(frame) - len(graded)}", "",
+             "| question | points | mean | median | full marks |", "|---|---|---|---|---|"]
+    for q in [*questions, "total_points_earned"]:
+        full = points[q] if q in points else sum(points.values())
+        col = frame[q].astype(float)
+        rate = (col >= full - 1e-9).mean() * 100 if len(col) else 0.0
+        lines.append(f"| {q} | {full:g} | {col.mean():.2f} | {col.median():.2f} | {rate:.0f}% |")
+    problems = frame[frame["grading_status"] != "graded"]
+    if len(problems):
+        lines += ["", "## Submissions with a grading problem", ""]
+        lines += [f"- {r['file']}: {r['grading_status']}" for r in problems.to_dict("records")]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(output, "summary.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(frame["total_points_earned"].astype(float), bins=range(0, int(sum(points.values())) + 2), edgecolor="black")
+    ax.set(xlabel="total points", ylabel="submissions", title=f"Totals ({len(frame)} submissions)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(output, "histogram.png"), dpi=100)
+    plt.close(fig)
+    return text

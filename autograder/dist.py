@@ -1,0 +1,153 @@
+"""``make dist``: build every generated file from the master notebook, deterministically.
+
+    solutions/rnn_hidden_state.ipynb  (master, Otter Assign format)
+      -> assignment/rnn_hidden_state.ipynb            student notebook (committed)
+      -> autograder/rnn_hidden_state-autograder.zip   Gradescope autograder (committed)
+      -> build/solution-submission.ipynb              the solution as a student would submit it
+      -> examples/submissions/*.ipynb                 correct, partly wrong, untouched (committed)
+      -> solutions/rnn_hidden_state-executed.ipynb    the executed solution (with --execute)
+
+Otter Assign runs in a scratch folder (build/assign) holding only the master, the hidden-test
+helpers and the autograder requirements. Its outputs are then normalized: cell ids numbered, zip
+entries sorted with fixed dates, and the browser install that Otter's ``setup.sh`` always adds
+(needed only for PDF export, which this assignment turns off) removed.
+"""
+
+import argparse
+import glob
+import io
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "rnn_hidden_state"
+MASTER = ROOT / "solutions" / f"{NAME}.ipynb"
+STUDENT = ROOT / "assignment" / f"{NAME}.ipynb"
+ZIP = ROOT / "autograder" / f"{NAME}-autograder.zip"
+SOLUTION_SUBMISSION = ROOT / "build" / "solution-submission.ipynb"
+EXECUTED = ROOT / "solutions" / f"{NAME}-executed.ipynb"
+STAGE = ROOT / "build" / "assign"
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def normalize_notebook(nb) -> str:
+    """Stable text for a notebook: numbered cell ids, no execution counts or outputs."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
+        if cell.cell_type == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nbformat.writes(nb) + "\n"
+
+
+def drop_browser_install(setup_sh: str) -> str:
+    """``setup.sh`` without the Playwright/Chromium line (PDFs are off; a browser is ~400 MB)."""
+    return "".join(line for line in setup_sh.splitlines(keepends=True) if "playwright" not in line)
+
+
+def normalize_zip(raw: bytes) -> bytes:
+    """The autograder zip with sorted entries, fixed dates, fixed permissions, no browser install."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(src.namelist()):
+            if "__pycache__" in name:
+                continue
+            data = src.read(name)
+            if name == "setup.sh":
+                data = drop_browser_install(data.decode()).encode()
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.external_attr = (0o755 if name in ("run_autograder", "setup.sh") else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+def run_assign(run_tests: bool) -> Path:
+    """Run ``otter assign`` on a clean copy of the master; returns its dist folder."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    STAGE.mkdir(parents=True)
+    shutil.copy(MASTER, STAGE)
+    shutil.copy(ROOT / "autograder" / "requirements.txt", STAGE)
+    shutil.copytree(ROOT / "autograder" / "rnn_checks", STAGE / "rnn_checks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    cmd = [sys.executable, "-m", "otter", "assign", f"{NAME}.ipynb", "dist", "--no-pdfs"]
+    if not run_tests:  # make test grades the solution through the built zip instead
+        cmd.append("--no-run-tests")
+    done = subprocess.run(cmd, cwd=STAGE, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"otter assign failed:\n{done.stdout}\n{done.stderr}")
+    return STAGE / "dist"
+
+
+#: The partly wrong example: q3 in the separate form, q4 concatenating the weights at every step.
+PARTLY_WRONG = {
+    "return torch.cat((X, H), dim=1) @ torch.cat((W_xh, W_hh), dim=0)": "return X @ W_xh + H @ W_hh",
+    "    H = torch.tanh(torch.cat((X_t, H), dim=1) @ W + b_h)":
+        "    H = torch.tanh(torch.cat((X_t, H), dim=1) @ torch.cat((W_xh, W_hh), dim=0) + b_h)",
+}
+
+
+def with_replacements(nb, replacements: dict):
+    """A copy of ``nb`` with each source snippet replaced (each must occur)."""
+    nb = nbformat.from_dict(nb)
+    for old, new in replacements.items():
+        hits = [c for c in nb.cells if old in c.source]
+        if not hits:
+            raise ValueError(f"snippet not found in the solution: {old!r}")
+        for cell in hits:
+            cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def generated_files(run_tests: bool = False) -> dict:
+    """``{path relative to the repository: text or bytes}``: everything ``make dist`` writes."""
+    dist = run_assign(run_tests)
+    (zip_path,) = glob.glob(str(dist / "autograder" / f"{NAME}-autograder_*.zip"))
+    solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", 4)
+    student = normalize_notebook(nbformat.read(dist / "student" / f"{NAME}.ipynb", 4))
+    examples = ROOT / "examples" / "submissions"
+    return {
+        STUDENT: student,
+        ZIP: normalize_zip(Path(zip_path).read_bytes()),
+        SOLUTION_SUBMISSION: normalize_notebook(solution),
+        examples / "correct.ipynb": normalize_notebook(solution),
+        examples / "partly-wrong.ipynb": normalize_notebook(with_replacements(solution, PARTLY_WRONG)),
+        examples / "untouched.ipynb": student,
+    }
+
+
+def build(run_tests: bool = False) -> None:
+    for path, content in generated_files(run_tests).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        print(f"built {path.relative_to(ROOT)}")
+
+
+def execute_solution() -> None:
+    """Run the solution (as submitted) top to bottom and keep the outputs for instructors."""
+    from nbclient import NotebookClient
+    nb = nbformat.read(SOLUTION_SUBMISSION, 4)
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(SOLUTION_SUBMISSION.parent)}}).execute()
+    nbformat.write(nb, EXECUTED)
+    print(f"built {EXECUTED.relative_to(ROOT)}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-tests", action="store_true", help="also run Otter Assign's own test run")
+    parser.add_argument("--execute", action="store_true", help="also write the executed solution notebook")
+    args = parser.parse_args(argv)
+    build(run_tests=args.run_tests)
+    if args.execute:
+        execute_solution()
+
+
+if __name__ == "__main__":
+    main()
