@@ -39,7 +39,7 @@ bench-timing: $(PY)  ## false-failure and detection rates of the timing threshol
 	$(PY) -m autograder.bench.timing
 
 gpu-check:  ## device checks on a CUDA machine (torch only; no Otter needed)
-	PYTHONPATH=autograder python3 -m rnn_checks.gpu_check
+	python3 autograder/gpu_check.py
 
 clean:  ## remove build outputs (not the committed generated files)
 	rm -rf build grades solutions/rnn_hidden_state-executed.ipynb

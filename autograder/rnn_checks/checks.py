@@ -99,7 +99,13 @@ def expect_close(question, value, reference, name, sizes, mistakes=None):
 def _check_call(question, func, sizes, dtype, device, rng, previous=None):
     """One call on fresh inputs: structure, dtype, device, values. Returns the result tensors."""
     args = question.make_inputs(rng, sizes, dtype, device)
+    originals = tuple(trusted.clone(a) for a in args)  # the reference uses the inputs as given
     out = call(question, func, args)
+    return _expect_results(question, out, originals, sizes, dtype, device, previous)
+
+
+def _expect_results(question, out, args, sizes, dtype, device, previous=None):
+    """Structure, dtype, device and values of ``out`` for ``args``; returns CPU copies."""
     results = question.results(out, sizes)
     for value, name, (shape, label) in zip(results, question.result_names, question.result_shapes(sizes)):
         expect_tensor(question, value, name, shape, label, dtype, device, sizes)
@@ -131,13 +137,13 @@ def check_values(question, func):
 
 
 def check_inputs(question, func):
-    """No argument is modified: values and version counters are unchanged after the call."""
+    """No argument is modified: values and version counters unchanged, and the result still right."""
     rng = fresh_rng()
     for label, sizes in question.cases(rng):
         args = question.make_inputs(rng, sizes, trusted.float64, "cpu")
-        copies = [trusted.clone(a) for a in args]
+        copies = tuple(trusted.clone(a) for a in args)
         versions = [trusted.version(a) for a in args]
-        call(question, func, args)
+        out = call(question, func, args)
         for name, arg, copy, ver in zip(question.argument_names, args, copies, versions):
             if trusted.version(arg) != ver or not trusted.equal(arg, copy):
                 raise CheckFailure(
@@ -145,6 +151,7 @@ def check_inputs(question, func):
                     f"inputs must stay unchanged. Likely cause: an in-place operation such as "
                     f"{name} += ..., {name}.add_(...) or {name}[...] = ...; write to a new tensor instead."
                 )
+        _expect_results(question, out, copies, sizes, trusted.float64, "cpu")
     return "inputs unchanged (values and version counters)"
 
 
@@ -152,6 +159,7 @@ def check_devices(question, func):
     """The ``meta`` device always; CUDA (float32, TF32 off, no host syncs for q3) where present."""
     rng = fresh_rng()
     label, sizes = question.cases(rng)[1]
+    _check_call(question, func, sizes, trusted.float32, "cpu", rng)  # points only for a right answer
     args = meta_like(question.make_inputs(rng, sizes, trusted.float32, "cpu"))
     out = call(question, func, args)
     for value, name, (shape, slabel) in zip(question.results(out, sizes), question.result_names, question.result_shapes(sizes)):
@@ -180,7 +188,8 @@ def check_fused(question, func):
         sizes["n"] += 1
     args = question.make_inputs(rng, sizes, trusted.float32, "cpu")
     with trace.OpTrace() as ops:
-        call(question, func, args)
+        out = call(question, func, args)
+    _expect_results(question, out, args, sizes, trusted.float32, "cpu")
     return trace.judge(question, ops, sizes)
 
 
@@ -204,7 +213,7 @@ def warm_up() -> None:
     """Run every check group once on the reference functions, then retake the tamper snapshot."""
     from . import references
     global _SNAPSHOT, _USE_CUDA
-    _USE_CUDA = False
+    _SNAPSHOT, _USE_CUDA = integrity.snapshot(), False
     fused = lambda X, W_xh, H, W_hh: references.fused(X, W_xh, H, W_hh)
 
     def forward(X, H0, W_xh, W_hh, b_h):

@@ -1,0 +1,93 @@
+"""Student variants with the points each must get, graded through the real autograder.
+
+Each variant replaces one function of the solution (the rest of the notebook stays correct).
+``points`` is that question's expected score out of q2 5, q3 8, q4 7:
+values 3 (4 for q4), inputs 1, devices 1, fused 2 (1 for q4), timing 1. A group gives points only
+to a function whose results are right, so a wrong answer scores 0 whatever else it does.
+Used by tests/test_catalogue.py (CPU, through the zip) and autograder/gpu_check.py (CUDA).
+"""
+
+from dataclasses import dataclass
+
+FULL = {"q2_separate": 5, "q3_fused": 8, "q4_rnn_forward": 7}
+FUNCTION = {"q2_separate": "hidden_state_separate", "q3_fused": "hidden_state_fused", "q4_rnn_forward": "rnn_forward"}
+ARGS = {"q2_separate": "X, W_xh, H, W_hh", "q3_fused": "X, W_xh, H, W_hh", "q4_rnn_forward": "X, H0, W_xh, W_hh, b_h"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    question: str
+    body: str           # the function body, indented by 4 spaces
+    points: int
+    top: str = ""       # notebook code before the function (top-level tampering)
+    device_sensitive: bool = False
+
+    def source(self) -> str:
+        head = f"def {FUNCTION[self.question]}({ARGS[self.question]}):\n"
+        return (self.top + "\n" if self.top else "") + "import torch\nimport torch.nn.functional as F\nimport numpy as np\n" + head + self.body
+
+
+def v(name, question, body, points, **kw):
+    return Variant(name, question, "\n".join("    " + line for line in body.strip("\n").split("\n")) + "\n", points, **kw)
+
+
+S, Fu, R = "q2_separate", "q3_fused", "q4_rnn_forward"
+RNN_LOOP = """W = {W}
+H = H0
+outs = []
+for t in range(X.shape[0]):
+    H = torch.tanh({step} + b_h)
+    outs.append(H)
+return torch.stack(outs), H"""
+
+VARIANTS = [
+    # --- q2: every correct style gets 5
+    v("sep_at", S, "return X @ W_xh + H @ W_hh", 5),
+    v("sep_matmul", S, "return torch.matmul(X, W_xh) + torch.matmul(H, W_hh)", 5),
+    v("sep_mm", S, "return torch.mm(X, W_xh).add(torch.mm(H, W_hh))", 5),
+    v("sep_addmm", S, "return torch.addmm(H @ W_hh, X, W_xh)", 5),
+    v("sep_einsum", S, "return torch.einsum('nd,dh->nh', X, W_xh) + torch.einsum('nk,kh->nh', H, W_hh)", 5),
+    v("sep_linear", S, "return F.linear(X, W_xh.T) + F.linear(H, W_hh.t())", 5),
+    v("sep_multiline", S, "a = X @ W_xh\nb = H @ W_hh\nout = a + b\nreturn out", 5),
+    # --- q2 mistakes
+    v("sep_elementwise", S, "return X * W_xh + H @ W_hh", 0),
+    v("sep_transposed", S, "return X @ W_xh + H @ W_hh.T", 0),
+    v("sep_missing_term", S, "return H @ W_hh", 0),
+    v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 1),  # float32 CPU + meta pass: devices only
+    v("sep_numpy_result", S, "return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()", 0),
+    v("sep_numpy_roundtrip", S, "return torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy())", 4, device_sensitive=True),
+    v("sep_inplace_H", S, "H[:] = H @ W_hh\nreturn X @ W_xh + H", 4),
+    # a cache keyed by shapes: right on first calls (inputs), wrong on fresh draws and on meta
+    v("sep_cached", S, "global _cache\nkey = (X.shape, H.shape)\ntry:\n    return _cache[key]\nexcept NameError:\n    _cache = {}\nexcept KeyError:\n    pass\n_cache[key] = X @ W_xh + H @ W_hh\nreturn _cache[key]", 1),
+    v("sep_cpu", S, "return (X @ W_xh + H @ W_hh).cpu()", 4, device_sensitive=True),
+    v("sep_hardcoded_device", S, "return torch.zeros(X.shape[0], W_xh.shape[1], dtype=X.dtype, device='cpu') + X @ W_xh + H @ W_hh", 4, device_sensitive=True),
+    v("sep_subclass", S, "class Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\nreturn (X @ W_xh).as_subclass(Liar)", 0),
+    v("sep_tamper_assert_close", S, "torch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nreturn X @ W_xh", 0),
+    v("sep_tamper_top_level", S, "return X @ W_xh", 0,
+      top="import torch, numpy\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nnumpy.allclose = lambda *a, **k: True"),
+    v("sep_inspect_caller", S, "import inspect\nframe = inspect.currentframe().f_back\nwhile frame is not None:\n    for value in frame.f_locals.values():\n        if isinstance(value, torch.Tensor) and value.shape == (X.shape[0], W_hh.shape[1]) and value is not H:\n            return value\n    frame = frame.f_back\nreturn torch.zeros_like(H)", 0),
+    # --- q3: every correct style gets 8
+    v("fused_at", Fu, "return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 8),
+    v("fused_concat_matmul", Fu, "return torch.matmul(torch.concat([X, H], dim=-1), torch.concat([W_xh, W_hh]))", 8),
+    v("fused_hstack_vstack_mm", Fu, "return torch.mm(torch.hstack((X, H)), torch.vstack((W_xh, W_hh)))", 8),
+    v("fused_einsum", Fu, "return torch.einsum('nk,kh->nh', torch.cat((X, H), dim=1), torch.cat((W_xh, W_hh), dim=0))", 8),
+    v("fused_linear", Fu, "W = torch.cat((W_xh, W_hh), 0)\nreturn F.linear(torch.cat((X, H), 1), W.T)", 8),
+    v("fused_addmm", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.addmm(torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device), XH, W)", 8),
+    # --- q3 mistakes
+    v("fused_is_separate", Fu, "return X @ W_xh + H @ W_hh", 6),
+    v("fused_wrong_axis", Fu, "return torch.cat((X, H), 0) @ torch.cat((W_xh, W_hh), 1)", 0),
+    v("fused_wrong_order", Fu, "return torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)", 0),
+    v("fused_row_loop", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5),
+    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 7),
+    v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 0),
+    # --- q4: correct styles get 7
+    v("rnn_loop", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W"), 7),
+    v("rnn_iter_linear", R, "W = torch.cat((W_xh, W_hh), dim=0)\nH, outs = H0, []\nfor X_t in X:\n    H = torch.tanh(F.linear(torch.cat((X_t, H), -1), W.T, b_h))\n    outs.append(H)\nreturn torch.stack(outs), H", 7),
+    # --- q4 mistakes
+    v("rnn_weights_in_loop", R, RNN_LOOP.format(W="None", step="torch.cat((X[t], H), 1) @ torch.cat((W_xh, W_hh), 0)"), 6),
+    v("rnn_separate_step", R, RNN_LOOP.format(W="None", step="X[t] @ W_xh + H @ W_hh"), 6),
+    v("rnn_no_tanh", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.tanh(", "("), 0),
+    v("rnn_zeros_no_device", R, "W = torch.cat((W_xh, W_hh), 0)\nouts = torch.zeros(X.shape[0], X.shape[1], W.shape[1], dtype=X.dtype)\nH = H0\nfor t in range(X.shape[0]):\n    H = torch.tanh(torch.cat((X[t], H), 1) @ W + b_h)\n    outs[t] = H\nreturn outs, H", 6, device_sensitive=True),
+    v("rnn_list_output", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.stack(outs)", "outs"), 0),
+]
