@@ -86,9 +86,10 @@ def main() -> int:
     if args.json:  # the no-GPU pass, in a child process with CUDA hidden
         print(json.dumps(grade_subset()))
         return 0
-    import torch
-    print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}"
-          + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""))
+    # CUDA must first be used in the checkers' forked children, never in this process
+    probe = "import torch; print(f'torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}', torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
+    device = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+    print(device)
     hidden = subprocess.run([sys.executable, __file__, "--json"], capture_output=True, text=True,
                             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     without = json.loads(hidden.stdout.strip().splitlines()[-1])
@@ -102,9 +103,10 @@ def main() -> int:
         ok &= same
         print(f"{name:24s} {expected[name]:8g} {points:9g} {without[name][0]:7g}  {'ok ' if same else 'BAD'} {notes['devices']}")
     rates = timing_rates(args.repeat)
-    print("\ntiming check on", "cuda" if torch.cuda.is_available() else "cpu")
+    print("\ntiming check on", "cuda" if "CUDA available: True" in device else "cpu")
     for name, (passed, n, ratios) in rates.items():
-        print(f"{name:24s} passed {passed}/{n}; ratios min {ratios[0]:.2f} median {ratios[len(ratios)//2]:.2f} max {ratios[-1]:.2f}")
+        spread = f"ratios min {ratios[0]:.2f} median {ratios[len(ratios)//2]:.2f} max {ratios[-1]:.2f}" if ratios else "no ratio measured"
+        print(f"{name:24s} passed {passed}/{n}; {spread}")
     ok &= rates["fused_at"][0] == rates["fused_at"][1] and rates["fused_row_loop"][0] == 0
     print("\nall figures as expected" if ok else "\nSOME FIGURES MISSED EXPECTATIONS")
     return 0 if ok else 1

@@ -13,6 +13,18 @@ from .questions import QUESTIONS, CheckFailure
 
 _SNAPSHOT = integrity.snapshot()
 
+#: True while the q3 device check runs on CUDA: the fused step must not synchronize with the host.
+_FORBID_SYNC = False
+
+
+def _set_sync_debug_mode(mode) -> None:
+    import torch
+    import warnings
+    with warnings.catch_warnings():  # "prototype feature" warning, once per call otherwise
+        warnings.simplefilter("ignore")
+        torch.cuda.set_sync_debug_mode(mode)
+
+
 #: False while warming up in the checker process: CUDA must first be used in a forked child.
 _USE_CUDA = True
 
@@ -24,13 +36,23 @@ _EXCEPTION_HINTS = (
     ("meta", "a tensor moved off the inputs' device (.cpu(), .numpy(), torch.tensor(...)) or created without device="),
     ("Expected all tensors to be on the same device", "a tensor created without device=...: use the inputs' device (X.device) or *_like functions"),
     ("numpy", "a round trip through numpy: stay in torch"),
+    ("synchronizing CUDA operation", "a host synchronization in the fused step (.item(), .cpu(), .tolist(), printing a tensor): keep everything on the GPU"),
 )
 
 
 def call(question, func, args):
-    """``func(*args)``; an exception or a replaced library function becomes a CheckFailure."""
+    """``func(*args)``; an exception or a replaced library function becomes a CheckFailure.
+
+    While ``_FORBID_SYNC`` is set (q3 on CUDA), a host synchronization inside the call raises.
+    """
     try:
-        out = func(*args)
+        if _FORBID_SYNC:
+            _set_sync_debug_mode("error")
+        try:
+            out = func(*args)
+        finally:
+            if _FORBID_SYNC:
+                _set_sync_debug_mode(0)
     except BaseException as error:  # SystemExit and KeyboardInterrupt from student code included
         text = f"{trusted.tensor_type(error).__name__}: {error}"
         hint = next((h for key, h in _EXCEPTION_HINTS if key in text), None)
@@ -169,13 +191,13 @@ def check_devices(question, func):
     if _USE_CUDA and torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+        global _FORBID_SYNC
         for label, sizes in question.cases(rng):
-            if question.name == "q3_fused":
-                torch.cuda.set_sync_debug_mode("error")
+            _FORBID_SYNC = question.name == "q3_fused"
             try:
                 _check_call(question, func, sizes, trusted.float32, "cuda", rng)
             finally:
-                torch.cuda.set_sync_debug_mode(0)
+                _FORBID_SYNC = False
         done.append("cuda")
     return "works on " + " and ".join(done)
 
@@ -228,6 +250,18 @@ def warm_up() -> None:
             if group != "timing":
                 run_group(name, group, func)
     _SNAPSHOT, _USE_CUDA = integrity.snapshot(), True
+
+#: True while the q3 device check runs on CUDA: the fused step must not synchronize with the host.
+_FORBID_SYNC = False
+
+
+def _set_sync_debug_mode(mode) -> None:
+    import torch
+    import warnings
+    with warnings.catch_warnings():  # "prototype feature" warning, once per call otherwise
+        warnings.simplefilter("ignore")
+        torch.cuda.set_sync_debug_mode(mode)
+
 
 #: False while warming up in the checker process: CUDA must first be used in a forked child.
 _USE_CUDA = True
