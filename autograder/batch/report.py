@@ -25,7 +25,7 @@ def feedback_text(key: str, row: dict, results, questions: list, points: dict) -
 
 def summary(frame, questions: list, points: dict, output: str) -> str:
     """Writes summary.md and histogram.png into ``output``; returns the summary text."""
-    graded = frame[frame["grading_status"] == "graded"]
+    graded = frame[frame["grading_status"].str.startswith("graded")]
     lines = ["# Grading summary", "", f"Submissions: {len(frame)}; graded: {len(graded)}; "
              f"with a grading problem: {len(frame) - len(graded)}", "",
              "| question | points | mean | median | full marks |", "|---|---|---|---|---|"]
@@ -34,7 +34,7 @@ def summary(frame, questions: list, points: dict, output: str) -> str:
         col = frame[q].astype(float)
         rate = (col >= full - 1e-9).mean() * 100 if len(col) else 0.0
         lines.append(f"| {q} | {full:g} | {col.mean():.2f} | {col.median():.2f} | {rate:.0f}% |")
-    problems = frame[frame["grading_status"] != "graded"]
+    problems = frame[~frame["grading_status"].str.startswith("graded")]
     if len(problems):
         lines += ["", "## Submissions with a grading problem", ""]
         lines += [f"- {r['file']}: {r['grading_status']}" for r in problems.to_dict("records")]

@@ -135,9 +135,12 @@ def grade(job: dict, template: str, scratch: str) -> dict:
             answer["status"] = f"error: no results ({type(error).__name__}); the submission ended the grading process early (sys.exit, os._exit?)"
     try:
         with open(os.path.join(folder, "output.log"), errors="replace") as f:
-            answer["output"] = f.read(20000)
+            answer["output"] = f.read(200000)
     except OSError:
         pass
+    if answer["status"] == "graded" and "MemoryError" in answer["output"]:
+        answer["status"] = f"graded; a cell ran out of memory (limit {job['memory_mb']} MB)"
+    answer["output"] = answer["output"][:20000]
     shutil.rmtree(folder, ignore_errors=True)
     return answer
 

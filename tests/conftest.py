@@ -1,0 +1,48 @@
+"""Shared fixtures: paths, the built artefacts, and a helper that runs the batch grader."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "autograder"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from autograder import dist  # noqa: E402
+
+ZIP = dist.ZIP
+QUESTIONS = ["q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward"]
+FULL = {"q1_shapes": 2, "q2_separate": 5, "q3_fused": 8, "q4_rnn_forward": 7}
+
+
+@pytest.fixture(scope="session")
+def built():
+    """The generated files, freshly built from the master once per test session."""
+    files = dist.generated_files()
+    for path, content in files.items():
+        if path == dist.SOLUTION_SUBMISSION or not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return files
+
+
+@pytest.fixture(scope="session")
+def solution_nb(built):
+    return nbformat.reads(built[dist.SOLUTION_SUBMISSION], 4)
+
+
+def grade(submissions, output, *extra, check=True):
+    """Run ``python -m autograder.batch``; returns (completed process, gradebook DataFrame or None)."""
+    done = subprocess.run([sys.executable, "-m", "autograder.batch", str(submissions), "--output", str(output),
+                           "--quiet", *extra], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    csv = Path(output) / "final_grades.csv"
+    book = pd.read_csv(csv, keep_default_na=False).set_index("file") if csv.exists() else None
+    return done, book

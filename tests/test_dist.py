@@ -1,0 +1,100 @@
+"""make dist: committed generated files match a fresh build; the student notebook is clean and runs."""
+
+import io
+import json
+import re
+import shutil
+import time
+import zipfile
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import ROOT, dist
+
+
+def test_committed_generated_files_match_a_fresh_build(built):
+    stale = []
+    for path, content in built.items():
+        if path == dist.SOLUTION_SUBMISSION:
+            continue  # under build/, not committed
+        fresh = content if isinstance(content, bytes) else content.encode()
+        if path.read_bytes() != fresh:
+            stale.append(str(path.relative_to(ROOT)))
+    assert not stale, f"out of date, run make dist and commit: {stale}"
+
+
+def test_the_build_is_deterministic(built):
+    again = dist.generated_files()
+    assert again == built
+
+
+def _solution_lines(master):
+    """The master's solution code: lines inside ``# BEGIN/END SOLUTION`` and ``# SOLUTION`` lines."""
+    lines = []
+    for cell in master.cells:
+        if cell.cell_type != "code":
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            code = line.split("#")[0].strip()
+            if line.strip() == "# BEGIN SOLUTION":
+                inside = True
+            elif line.strip() == "# END SOLUTION":
+                inside = False
+            elif (inside or line.rstrip().endswith("# SOLUTION")) and len(code) > 15:
+                lines.append(code)
+    return lines
+
+
+def test_student_notebook_has_no_solution_and_no_hidden_test(built):
+    text = built[dist.STUDENT]
+    master = nbformat.read(dist.MASTER, 4)
+    leaked = [line for line in _solution_lines(master) if line in text]
+    assert len(_solution_lines(master)) >= 6
+    assert not leaked, f"solution lines in the student notebook: {leaked}"
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "rnn_checks", "BEGIN TEST CONFIG", "hidden: true"):
+        assert marker not in text
+    nb = nbformat.reads(text, 4)
+    tests = nb.metadata["otter"]["tests"]
+    assert set(tests) == {"q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward"}
+    for question, test in tests.items():
+        assert "hidden=True" not in test and "hidden=False" in test, f"hidden test case in {question}"
+
+
+def test_autograder_zip_layout(built):
+    with zipfile.ZipFile(io.BytesIO(built[dist.ZIP])) as z:
+        names = set(z.namelist())
+        setup = z.read("setup.sh").decode()
+        config = json.loads(z.read("otter_config.json"))
+        env = z.read("environment.yml").decode()
+    assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json",
+            "files/rnn_checks/__init__.py", "files/rnn_checks/zygote.py"} <= names
+    assert {f"tests/{q}.py" for q in ("q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward")} <= names
+    assert not any("__pycache__" in n for n in names)
+    assert "playwright" not in setup and "chromium" not in setup
+    assert config["pdf"] is False and config["show_hidden"] is True
+    assert "torch==2.13.0+cpu" in env and "whl/cpu" in env
+
+
+@pytest.mark.parametrize("which", ["untouched", "solution"])
+def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(built, tmp_path, which):
+    source = built[dist.STUDENT] if which == "untouched" else built[dist.SOLUTION_SUBMISSION]
+    (tmp_path / "rnn_hidden_state.ipynb").write_text(source, encoding="utf-8")  # as the student has it
+    if which == "solution":  # its metadata carries the hidden tests too: give them their helpers
+        shutil.copytree(ROOT / "autograder" / "rnn_checks", tmp_path / "rnn_checks")
+    nb = nbformat.reads(source, 4)
+    t0 = time.monotonic()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    elapsed = time.monotonic() - t0
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors[0]
+    assert elapsed < 60, f"Restart & Run All took {elapsed:.0f} s"
+    checks = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                       for c in nb.cells if c.cell_type == "code" and "grader.check(" in c.source for o in c.outputs)
+    if which == "solution":
+        assert checks.count("passed") >= 4 and "failed" not in checks.lower()
+        assert list(tmp_path.glob("*.zip")), "the export cell wrote no zip"
+    else:
+        assert re.search(r"failed|error", checks, re.I), "the untouched notebook's public checks should fail"
