@@ -46,3 +46,26 @@ def grade(submissions, output, *extra, check=True):
     csv = Path(output) / "final_grades.csv"
     book = pd.read_csv(csv, keep_default_na=False).set_index("file") if csv.exists() else None
     return done, book
+
+
+def execute_notebook(source: str, folder: Path, with_helpers: bool):
+    """Run a notebook top to bottom in a fresh kernel, as ``rnn_hidden_state.ipynb`` in ``folder``."""
+    import shutil
+    import time
+    from nbclient import NotebookClient
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rnn_hidden_state.ipynb").write_text(source, encoding="utf-8")
+    if with_helpers:  # a solution's metadata carries the hidden tests too: give them their helpers
+        shutil.copytree(ROOT / "autograder" / "rnn_checks", folder / "rnn_checks", dirs_exist_ok=True)
+    nb = nbformat.reads(source, 4)
+    t0 = time.monotonic()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return nb, time.monotonic() - t0
+
+
+@pytest.fixture(scope="session")
+def executed_solution(built, tmp_path_factory):
+    """(executed notebook, seconds, folder) of the solution run as a student runs it, export included."""
+    folder = tmp_path_factory.mktemp("solution-run")
+    nb, seconds = execute_notebook(built[dist.SOLUTION_SUBMISSION], folder, with_helpers=True)
+    return nb, seconds, folder

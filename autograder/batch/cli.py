@@ -44,7 +44,16 @@ class Worker:
         if not ready.startswith('{"ready"'):
             raise RuntimeError("a grading worker failed to start (is the autograder zip built? run make dist)")
 
-    def grade(self, job: dict) -> dict:
+    def grade(self, job_id: int, path: str, timeout: float, memory_mb: int) -> dict:
+        """Grade one submission; it is copied into the worker's folder, the only one it can see."""
+        incoming = os.path.join(self.scratch, f"incoming-{job_id}{os.path.splitext(path)[1]}")
+        shutil.copyfile(path, incoming)
+        try:
+            return self._send({"id": job_id, "path": incoming, "timeout": timeout, "memory_mb": memory_mb})
+        finally:
+            os.remove(incoming)
+
+    def _send(self, job: dict) -> dict:
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()  # the worker enforces the time limit itself
@@ -136,9 +145,8 @@ def main(argv=None) -> int:
                     return
                 if worker is None:
                     worker = Worker(args.autograder, sandbox)
-                job = {"id": i, "path": os.path.abspath(sub.path), "timeout": args.timeout, "memory_mb": args.memory_mb}
                 try:
-                    answer = worker.grade(job)
+                    answer = worker.grade(i, sub.path, args.timeout, args.memory_mb)
                 except (ChildProcessError, ValueError, OSError) as error:
                     answer = {"status": f"crashed: {error}", "results": None}
                     worker.close()

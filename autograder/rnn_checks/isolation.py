@@ -69,7 +69,7 @@ class Checker:
         self.pid, self._requests, self._answers, self._keep = pid, requests, answers_fd, keep
         self._buffer = b""
         self.fresh_fingerprint = json.loads(self._read_line(CHECKER_START_LIMIT_S))["fingerprint"]
-        self.tampered = None
+        self.tampered = []
 
     def alive(self) -> bool:
         try:
@@ -92,9 +92,9 @@ class Checker:
 
     def run(self, question: str, group: str, func, timeout: float = CHECK_TIME_LIMIT_S) -> dict:
         """``{"passed": bool, "message": str}`` for one check group of ``func``."""
-        if self.tampered is None:  # compared at the first hidden test, after the student's cells ran
-            self.tampered = [k for k in integrity.mismatches(integrity.fingerprint(), self.fresh_fingerprint)
-                             if k.startswith(_PARENT_COMPARED)]
+        # compared at every hidden check: a replacement made while an earlier check ran counts too
+        self.tampered = [k for k in integrity.mismatches(integrity.fingerprint(), self.fresh_fingerprint)
+                         if k.startswith(_PARENT_COMPARED)]
         if self.tampered:
             return {"passed": False, "message": (
                 "the notebook replaced library functions before grading ("

@@ -1,10 +1,10 @@
 """The timing threshold of ``hidden_state_fused``.
 
 The student's function and the reference fused step (:func:`references.fused`) run on the same
-inputs, in interleaved rounds, each round a batch of calls long enough to time (about
-``TIMING_TARGET_S``). The median of the per-round ratios decides against
-``FUSED_SLOWDOWN_LIMIT``; the rounds stop as soon as the median's side is certain. CPU: one
-thread (the checker pins it), the clock bound before student code ran. CUDA: CUDA events.
+inputs, in interleaved rounds of about ``TIMING_TARGET_S`` each. The median of the per-round
+ratios decides against ``FUSED_SLOWDOWN_LIMIT``; the rounds stop as soon as the median's side is
+certain. CPU: one thread (the checker pins it), calls alternated and timed one by one with the
+clock bound before student code ran, ratio of per-call medians. CUDA: batches timed with events.
 """
 
 import torch
@@ -18,38 +18,53 @@ _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
 
 
-def _clock(device: str):
-    """A function ``run(fn, k) -> seconds`` timing k calls of ``fn()`` on ``device``."""
-    if device == "cuda":
-        def run(fn, k):
-            start, end = _Event(enable_timing=True), _Event(enable_timing=True)
-            _synchronize()
-            start.record()
-            for _ in range(k):
-                fn()
-            end.record()
-            _synchronize()
-            return start.elapsed_time(end) / 1000.0
-    else:
-        def run(fn, k):
-            t0 = trusted.perf_counter()
-            for _ in range(k):
-                fn()
-            return trusted.perf_counter() - t0
-    return run
+def _round_cuda(student, reference, k):
+    """One round on CUDA: k calls of each, timed as a batch with CUDA events (kernels are async)."""
+    times = []
+    for fn in (student, reference):
+        start, end = _Event(enable_timing=True), _Event(enable_timing=True)
+        _synchronize()
+        start.record()
+        for _ in range(k):
+            fn()
+        end.record()
+        _synchronize()
+        times.append(start.elapsed_time(end) / 1000.0)
+    return times[0] / max(times[1], 1e-9)
+
+
+def _round_cpu(student, reference, k):
+    """One round on the CPU: k calls of each, alternating, each timed alone; ratio of the medians.
+
+    Alternating puts both functions under the same load; the per-call medians drop the calls that
+    the scheduler interrupted, which a batch total would keep.
+    """
+    clock = trusted.perf_counter
+    s_times, r_times = [], []
+    for _ in range(k):
+        t0 = clock()
+        student()
+        t1 = clock()
+        reference()
+        t2 = clock()
+        s_times.append(t1 - t0)
+        r_times.append(t2 - t1)
+    s_times, r_times = trusted.median_sorted(s_times), trusted.median_sorted(r_times)
+    return s_times[k // 2] / max(r_times[k // 2], 1e-9)
 
 
 def measure(student, reference, device: str) -> list:
     """Per-round ratios student/reference, stopping once the median's side is decided."""
-    run = _clock(device)
+    one_round = _round_cuda if device == "cuda" else _round_cpu
     student(), reference()  # warm-up: allocator, kernels, caches
-    one = max(run(reference, 1), 1e-7)
-    k = max(1, int(TIMING_TARGET_S / one))
+    t0 = trusted.perf_counter()
+    reference()
+    if device == "cuda":
+        _synchronize()
+    k = max(3, int(TIMING_TARGET_S / max(trusted.perf_counter() - t0, 1e-7)))
     ratios, needed = [], TIMING_ROUNDS // 2 + 1
     while len(ratios) < TIMING_ROUNDS:
-        t_student = run(student, k)
-        t_reference = max(run(reference, k), 1e-9)
-        ratios.append(t_student / t_reference)
+        ratios.append(one_round(student, reference, k))
         above = sum(r > FUSED_SLOWDOWN_LIMIT for r in ratios)
         if above >= needed or len(ratios) - above >= needed:
             break

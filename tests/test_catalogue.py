@@ -1,0 +1,51 @@
+"""The catalogue of student variants, each graded through the real autograder zip.
+
+Every variant becomes a notebook (the solution with one function replaced); the batch grader grades
+them all in one run, with Otter's grading code and the zip's hidden tests. The variant's question
+must get exactly the catalogue's points, and every other question full marks.
+"""
+
+import nbformat
+import pytest
+
+from catalogue import FULL, FUNCTION, VARIANTS
+from conftest import grade
+
+
+def variant_notebook(solution, variant):
+    nb = nbformat.from_dict(solution)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(f"def {FUNCTION[variant.question]}(")]
+    cell.source = variant.source()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def catalogue_book(solution_nb, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("catalogue")
+    for variant in VARIANTS:
+        nbformat.write(variant_notebook(solution_nb, variant), folder / f"{variant.name}.ipynb")
+    output = tmp_path_factory.mktemp("catalogue-grades")
+    done, book = grade(folder, output, "--timeout", "300")
+    return book, output
+
+
+def test_catalogue_is_large_and_covers_every_question():
+    assert len(VARIANTS) >= 30
+    assert {v.question for v in VARIANTS} == set(FULL)
+    assert len({v.name for v in VARIANTS}) == len(VARIANTS)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_variant_scores_as_expected(catalogue_book, variant):
+    book, output = catalogue_book
+    row = book.loc[f"{variant.name}.ipynb"]
+    feedback = (output / f"{variant.name}.ipynb" / "feedback.txt").read_text()
+    assert row["grading_status"] == "graded"
+    assert row[variant.question] == variant.points, f"{variant.name}: {row[variant.question]} != {variant.points}\n{feedback}"
+    order = list(FULL)
+    for question in FULL:
+        if question != variant.question:
+            later = order.index(question) > order.index(variant.question)
+            expected = 0 if variant.voids_notebook and later else FULL[question]
+            assert row[question] == expected, f"{variant.name}: {question} got {row[question]}\n{feedback}"
+    assert row["q1_shapes"] == 2

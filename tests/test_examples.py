@@ -1,0 +1,47 @@
+"""make grade on the bundled examples: expected scores, summary, histogram, nothing else written."""
+
+import subprocess
+
+from conftest import FULL, ROOT, grade
+
+
+def test_examples_get_their_expected_scores(built, tmp_path):
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    done, book = grade(ROOT / "examples" / "submissions", tmp_path / "grades")
+    assert book.loc["correct.ipynb", "total_points_earned"] == sum(FULL.values())
+    assert book.loc["untouched.ipynb", "total_points_earned"] == 0
+    partly = book.loc["partly-wrong.ipynb"]
+    # q3 in the separate form loses the operator-trace points; q4 re-concatenating weights loses its trace point
+    assert (partly["q1_shapes"], partly["q2_separate"], partly["q3_fused"], partly["q4_rnn_forward"]) == (2, 5, 6, 6)
+    assert set(book["grading_status"]) == {"graded"}
+    assert list(book.columns[:5]) == ["q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward", "total_points_earned"]
+    out = tmp_path / "grades"
+    assert (out / "summary.md").read_text().count("| q") == 5  # the header row and four questions
+    assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    feedback = (out / "partly-wrong.ipynb" / "feedback.txt").read_text()
+    assert "separate form" in feedback and "19 / 22" in feedback
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert after == before, "grading changed files in the repository"
+
+
+def test_a_second_run_resumes_and_regrade_grades_again(built, tmp_path):
+    sub = tmp_path / "subs"
+    sub.mkdir()
+    (sub / "a.ipynb").write_bytes((ROOT / "examples" / "submissions" / "untouched.ipynb").read_bytes())
+    grade(sub, tmp_path / "out")
+    (sub / "b.ipynb").write_bytes((ROOT / "examples" / "submissions" / "untouched.ipynb").read_bytes())
+    done, book = grade(sub, tmp_path / "out")
+    assert "resuming: 1 already graded" in done.stderr
+    assert sorted(book.index) == ["a.ipynb", "b.ipynb"]
+    done, book = grade(sub, tmp_path / "out", "--regrade")
+    assert "resuming" not in done.stderr
+
+
+def test_bad_paths_give_a_clear_message_and_a_nonzero_exit(built, tmp_path):
+    done, _ = grade(tmp_path / "missing", tmp_path / "o1", check=False)
+    assert done.returncode == 2 and "no such file or folder" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "empty").mkdir()
+    done, _ = grade(tmp_path / "empty", tmp_path / "o2", check=False)
+    assert done.returncode == 2 and "no files to grade" in done.stderr and "Traceback" not in done.stderr
+    done, _ = grade(ROOT / "examples" / "submissions", tmp_path / "o3", "--autograder", str(tmp_path / "none.zip"), check=False)
+    assert done.returncode == 2 and "make dist" in done.stderr and "Traceback" not in done.stderr
