@@ -33,7 +33,7 @@ test: $(PY)  ## run the test suite
 	$(PY) -m pytest -q tests
 
 bench: $(ZIP)  ## make grade vs a loop of otter run: per-submission time, ratio, scores agree
-	$(PY) -m autograder.bench.grading
+	$(PY) -m autograder.bench.grading --catalogue
 
 bench-timing: $(PY)  ## false-failure and detection rates of the timing threshold, both cores busy
 	$(PY) -m autograder.bench.timing

@@ -40,12 +40,17 @@ class Worker:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, cwd=ROOT, start_new_session=True,
                                      env={**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"})
-        ready = self.proc.stdout.readline()
-        if not ready.startswith('{"ready"'):
-            raise RuntimeError("a grading worker failed to start (is the autograder zip built? run make dist)")
+        self.ready = False  # it warms up (imports, checker) while the caller does other work
+
+    def _wait_ready(self):
+        if not self.ready:
+            if not self.proc.stdout.readline().startswith('{"ready"'):
+                raise RuntimeError("a grading worker failed to start (is the autograder zip built? run make dist)")
+            self.ready = True
 
     def grade(self, job_id: int, path: str, timeout: float, memory_mb: int) -> dict:
         """Grade one submission; it is copied into the worker's folder, the only one it can see."""
+        self._wait_ready()
         incoming = os.path.join(self.scratch, f"incoming-{job_id}{os.path.splitext(path)[1]}")
         shutil.copyfile(path, incoming)
         try:
@@ -105,14 +110,15 @@ def main(argv=None) -> int:
     if not os.path.isfile(args.autograder):
         print(f"error: autograder zip not found: {args.autograder} (run: make dist)", file=sys.stderr)
         sys.exit(2)
+    sandbox = not args.no_sandbox and bool(limits.bwrap_prefix("/"))
+    if not sandbox:
+        print("note: " + limits.FALLBACK_NOTE, file=sys.stderr)
+    warm = [Worker(args.autograder, sandbox) for _ in range(max(1, min(args.workers, len(subs))))]
     points = question_points(args.autograder)
     questions = list(points)
     os.makedirs(args.output, exist_ok=True)
     book = Gradebook(args.output, questions, points)
     todo = [s for s in subs if args.regrade or not book.graded(s.key)]
-    sandbox = not args.no_sandbox and bool(limits.bwrap_prefix("/"))
-    if not sandbox:
-        print("note: " + limits.FALLBACK_NOTE, file=sys.stderr)
     if len(todo) < len(subs):
         print(f"resuming: {len(subs) - len(todo)} already graded in {book.path} (use --regrade to grade again)", file=sys.stderr)
 
@@ -135,8 +141,7 @@ def main(argv=None) -> int:
                 f.write(report.feedback_text(sub.key, row, answer.get("results"), questions, points))
             bar.update(1)
 
-    def run_worker():
-        worker = None
+    def run_worker(worker):
         try:
             while True:
                 try:
@@ -156,7 +161,9 @@ def main(argv=None) -> int:
             if worker is not None:
                 worker.close()
 
-    threads = [threading.Thread(target=run_worker, daemon=True) for _ in range(max(1, min(args.workers, len(todo))))]
+    threads = [threading.Thread(target=run_worker, args=(w,), daemon=True) for w in warm[:max(1, len(todo))]]
+    for idle in warm[len(threads):]:
+        idle.close()
     try:
         for t in threads:
             t.start()
@@ -164,6 +171,8 @@ def main(argv=None) -> int:
             while t.is_alive():
                 t.join(0.2)
     except KeyboardInterrupt:
+        for w in warm:
+            w.close()
         print(f"\ninterrupted: {book.path} holds every submission graded so far; run again to resume", file=sys.stderr)
         sys.exit(130)
     finally:

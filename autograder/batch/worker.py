@@ -117,6 +117,7 @@ def _wait(pid: int, timeout: float) -> str:
 def grade(job: dict, template: str, scratch: str) -> dict:
     folder = os.path.join(scratch, f"job-{job['id']}")
     os.makedirs(folder)
+    t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
         _grade_in_child(job, template, folder)
@@ -141,6 +142,7 @@ def grade(job: dict, template: str, scratch: str) -> dict:
     if answer["status"] == "graded" and "MemoryError" in answer["output"]:
         answer["status"] = f"graded; a cell ran out of memory (limit {job['memory_mb']} MB)"
     answer["output"] = answer["output"][:20000]
+    answer["seconds"] = round(time.monotonic() - t0, 3)
     shutil.rmtree(folder, ignore_errors=True)
     return answer
 

@@ -67,21 +67,30 @@ def replaced(before: dict) -> list:
 _MISSING = object()
 
 
-def fingerprint() -> dict:
+def _describe(obj) -> str:
+    obj = _unwrap_torch(obj)
+    code = getattr(obj, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+    return ":".join([type(obj).__name__, str(getattr(obj, "__qualname__", "")),
+                     str(getattr(obj, "__module__", "")), where])
+
+
+def fingerprint(cache: dict = None) -> dict:
     """``{"torch.mm": "builtin_function_or_method:mm:torch", ...}``, comparable across processes.
 
     The parent (the student's notebook process) compares its own fingerprint with the one of the
     freshly started checker: a function replaced at the top of a notebook shows up as a mismatch.
+    ``cache`` (``{key: (object, description)}``, filled in place) skips objects already described.
     """
     prints = {}
     for (label, name), obj in snapshot().items():
-        obj = _unwrap_torch(obj)
-        code = getattr(obj, "__code__", None)
-        where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
-        prints[f"{label}.{name}"] = ":".join(
-            [type(obj).__name__, str(getattr(obj, "__qualname__", "")),
-             str(getattr(obj, "__module__", "")), where]
-        )
+        key = f"{label}.{name}"
+        if cache is not None and key in cache and cache[key][0] is obj:
+            prints[key] = cache[key][1]
+            continue
+        prints[key] = _describe(obj)
+        if cache is not None:
+            cache[key] = (obj, prints[key])
     return prints
 
 

@@ -85,8 +85,9 @@ def prepare():
     global _PREPARED
     if _PREPARED:
         return
+    import cloudpickle  # noqa: F401  (each check child unpickles with it)
     import torch
-    import torch._dynamo  # noqa: F401
+    import torch._dynamo  # noqa: F401  (entering the operator trace imports it: pay once, here)
     torch.set_num_threads(1)  # timings comparable under load; children inherit it
     from . import checks
     checks.warm_up()
