@@ -28,17 +28,24 @@ from .submissions import SubmissionsError, discover
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_ZIP = os.path.join(ROOT, "autograder", "rnn_hidden_state-autograder.zip")
 
+#: Processes one worker (with its submission, checker and their children) may have at once, when
+#: grading as root (root ignores RLIMIT_NPROC; a pids cgroup holds a fork bomb instead).
+WORKER_MAX_PIDS = 256
+
 
 class Worker:
     """One sandboxed worker process (see :mod:`autograder.batch.worker`)."""
 
     def __init__(self, autograder: str, sandbox: bool):
         self.scratch = tempfile.mkdtemp(prefix="grade-worker-")
+        os.chmod(self.scratch, 0o755)  # graded as nobody when run as root: it must reach its folder
         prefix = limits.bwrap_prefix(self.scratch) if sandbox else []
         cmd = [*prefix, sys.executable, "-m", "autograder.batch.worker",
-               "--autograder", os.path.abspath(autograder), "--scratch", self.scratch]
+               "--autograder", os.path.abspath(autograder), "--scratch", self.scratch, *(["--sandboxed"] if prefix else [])]
+        self.cgroup = limits.pids_cgroup(os.path.basename(self.scratch), WORKER_MAX_PIDS) if os.getuid() == 0 else None
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, cwd=ROOT, start_new_session=True,
+                                     preexec_fn=(lambda: limits.join_cgroup(self.cgroup)) if self.cgroup else None,
                                      env={**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"})
         self.ready = False  # it warms up (imports, checker) while the caller does other work
 
@@ -69,6 +76,8 @@ class Worker:
     def close(self):
         limits.kill_group(self.proc.pid)
         self.proc.wait()
+        if self.cgroup:
+            limits.remove_cgroup(self.cgroup)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

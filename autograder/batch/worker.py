@@ -18,7 +18,31 @@ import zipfile
 from . import limits
 
 MAX_PROCESSES = 64
-MAX_FILE_MB = 64
+MAX_FILE_MB = 256
+MAX_LOG_BYTES = 2 * 1024 * 1024
+
+
+def _capture_output(path: str) -> None:
+    """Send this process's stdout and stderr through a pipe into ``path``, keeping the first
+    ``MAX_LOG_BYTES``: a submission that floods its output fills no disk and stops nothing."""
+    import threading
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+
+    def drain():
+        kept = 0
+        with open(path, "wb") as log:
+            while chunk := os.read(read_fd, 65536):
+                if kept < MAX_LOG_BYTES:
+                    log.write(chunk[:MAX_LOG_BYTES - kept])
+                    kept += len(chunk)
+                    if kept >= MAX_LOG_BYTES:
+                        log.write(b"\n[output truncated]\n")
+                    log.flush()
+
+    threading.Thread(target=drain, daemon=True).start()
 
 
 def _prepare(autograder_zip: str, scratch: str) -> str:
@@ -63,17 +87,16 @@ def _grade_in_child(job: dict, template: str, folder: str) -> None:
     """Runs in the forked child: limits, staging, checker, Otter. Writes status.json; never returns."""
     status = {"status": "error", "message": "grading did not finish"}
     try:
-        limits.apply(job["memory_mb"], int(job["timeout"]) + 5, MAX_PROCESSES, MAX_FILE_MB)
-        log = os.open(os.path.join(folder, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        _capture_output(os.path.join(folder, "output.log"))
         try:
             ag = _stage(job, template, folder)
         except (zipfile.BadZipFile, OSError, ValueError) as error:
             status = {"status": "error", "message": f"not a readable submission: {type(error).__name__}: {error}"}
         else:
+            os.environ["IPYTHONDIR"] = os.path.join(folder, "ipython")
+            limits.drop_privileges(folder)
+            limits.apply(job["memory_mb"], int(job["timeout"]) + 5, MAX_PROCESSES, MAX_FILE_MB)
             import rnn_checks.isolation
             from . import executor
             rnn_checks.isolation.start_forked()  # pristine checker, forked before student code runs
@@ -114,7 +137,7 @@ def _wait(pid: int, timeout: float) -> str:
     return ""
 
 
-def grade(job: dict, template: str, scratch: str) -> dict:
+def grade(job: dict, template: str, scratch: str, sandboxed: bool = False) -> dict:
     folder = os.path.join(scratch, f"job-{job['id']}")
     os.makedirs(folder)
     t0 = time.monotonic()
@@ -122,6 +145,8 @@ def grade(job: dict, template: str, scratch: str) -> dict:
     if pid == 0:
         _grade_in_child(job, template, folder)
     failure = _wait(pid, job["timeout"])
+    if sandboxed:  # this pid namespace holds only us: nothing the submission started lives on
+        limits.kill_strays()
     answer = {"id": job["id"], "status": failure or "error: the grading process ended without a status", "results": None, "output": ""}
     try:
         if not failure:
@@ -151,6 +176,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="one grading worker (started by autograder.batch)")
     parser.add_argument("--autograder", required=True)
     parser.add_argument("--scratch", required=True)
+    parser.add_argument("--sandboxed", action="store_true", help="running in bubblewrap's own pid namespace")
     args = parser.parse_args(argv)
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # nothing but the protocol reaches the real stdout
@@ -158,7 +184,7 @@ def main(argv=None) -> None:
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
     for line in sys.stdin:
-        answer = grade(json.loads(line), template, args.scratch)
+        answer = grade(json.loads(line), template, args.scratch, args.sandboxed)
         out.write(json.dumps(answer) + "\n")
         out.flush()
 
