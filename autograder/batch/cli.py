@@ -58,6 +58,8 @@ class Worker:
     def grade(self, job_id: int, path: str, timeout: float, memory_mb: int) -> dict:
         """Grade one submission; it is copied into the worker's folder, the only one it can see."""
         self._wait_ready()
+        if not os.path.isfile(path):
+            return {"id": job_id, "status": "error: no notebook or zip in this submission", "results": None}
         incoming = os.path.join(self.scratch, f"incoming-{job_id}{os.path.splitext(path)[1]}")
         shutil.copyfile(path, incoming)
         try:

@@ -67,6 +67,29 @@ def fixed_costs():
     }
 
 
+def hidden_test_cost():
+    """Seconds the hidden tests themselves cost one submission on the Otter/Gradescope path: a cold
+    checker (``python -I``, imports torch, warms up) and every check group of q2-q4 on correct code."""
+    sys.path.insert(0, str(ROOT / "autograder"))
+    sys.path.insert(0, str(ROOT / "tests"))
+    from catalogue import VARIANTS
+    from rnn_checks import checks, isolation
+    correct = {"sep_at": "q2_separate", "fused_at": "q3_fused", "rnn_loop": "q4_rnn_forward"}
+    functions = {}
+    for v in VARIANTS:
+        if v.name in correct:
+            namespace = {}
+            exec(v.source(), namespace)
+            functions[v.question] = namespace[v.source().split("def ")[1].split("(")[0]]
+    t0 = time.monotonic()
+    checker = isolation.Checker()
+    started = time.monotonic() - t0
+    for question, func in functions.items():
+        for group in checks.GROUPS[question]:
+            assert checker.run(question, group, func)["passed"]
+    return started, time.monotonic() - t0
+
+
 def compare(label, folder, work):
     b_seconds, b_scores = batch(folder, work / "batch-out")
     o_seconds, o_scores = otter_run_loop(folder, work / "otter-run")
@@ -89,6 +112,9 @@ def main(argv=None):
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     for what, seconds in fixed_costs().items():
         print(f"  fixed cost, {what}: {seconds:.2f} s")
+    started, total = hidden_test_cost()
+    print(f"  hidden tests' own cost per submission (Otter/Gradescope path): {total:.2f} s "
+          f"({started:.2f} s starting the isolated checker, {total - started:.2f} s for the 12 check groups)")
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
