@@ -1,6 +1,5 @@
 """Shared fixtures: paths, the built artefacts, and a helper that runs the batch grader."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path

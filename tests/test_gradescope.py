@@ -7,7 +7,7 @@ import sys
 import time
 import zipfile
 
-from conftest import FULL, ROOT, ZIP
+from conftest import FULL, ZIP
 
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 

@@ -9,7 +9,6 @@ Protocol (stdin/stdout, JSON lines): the worker says ``{"ready": true}``; each j
 import argparse
 import json
 import os
-import select
 import shutil
 import sys
 import time

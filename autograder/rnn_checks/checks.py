@@ -54,7 +54,7 @@ def call(question, func, args):
             if _FORBID_SYNC:
                 _set_sync_debug_mode(0)
     except BaseException as error:  # SystemExit and KeyboardInterrupt from student code included
-        text = f"{trusted.tensor_type(error).__name__}: {error}"
+        text = f"{trusted.type_of(error).__name__}: {error}"
         hint = next((h for key, h in _EXCEPTION_HINTS if key in text), None)
         raise CheckFailure(
             f"{question.function} raised {text[:400]}"
@@ -71,7 +71,7 @@ def call(question, func, args):
 
 def expect_tensor(question, value, name, shape, shape_label, dtype, device, sizes):
     """A plain ``torch.Tensor`` of the expected shape, dtype and device type."""
-    kind = trusted.tensor_type(value)
+    kind = trusted.type_of(value)
     where = f"{name} of {question.function} ({question.describe(sizes)})"
     if kind is not trusted.Tensor:
         if trusted.isinstance_(value, trusted.Tensor):
@@ -236,8 +236,6 @@ def warm_up() -> None:
     from . import references
     global _SNAPSHOT, _USE_CUDA
     _SNAPSHOT, _USE_CUDA = integrity.snapshot(), False
-    fused = lambda X, W_xh, H, W_hh: references.fused(X, W_xh, H, W_hh)
-
     def forward(X, H0, W_xh, W_hh, b_h):
         W, H, outs = trusted.cat((W_xh, W_hh), 0), H0, []
         for X_t in X:
@@ -245,26 +243,11 @@ def warm_up() -> None:
             outs.append(H)
         return trusted.stack(outs), H
 
-    for name, func in (("q3_fused", fused), ("q4_rnn_forward", forward)):
+    for name, func in (("q3_fused", references.fused), ("q4_rnn_forward", forward)):
         for group in GROUPS[name]:
             if group != "timing":
                 run_group(name, group, func)
     _SNAPSHOT, _USE_CUDA = integrity.snapshot(), True
-
-#: True while the q3 device check runs on CUDA: the fused step must not synchronize with the host.
-_FORBID_SYNC = False
-
-
-def _set_sync_debug_mode(mode) -> None:
-    import torch
-    import warnings
-    with warnings.catch_warnings():  # "prototype feature" warning, once per call otherwise
-        warnings.simplefilter("ignore")
-        torch.cuda.set_sync_debug_mode(mode)
-
-
-#: False while warming up in the checker process: CUDA must first be used in a forked child.
-_USE_CUDA = True
 
 
 def run_group(question_name: str, group: str, func) -> str:

@@ -33,7 +33,7 @@ class Question:
         """The returned tensors as a tuple, after checking the container itself."""
         if len(self.result_names) == 1:
             return (out,)
-        if trusted.tensor_type(out) not in (tuple, list) or len(out) != len(self.result_names):
+        if trusted.type_of(out) not in (tuple, list) or len(out) != len(self.result_names):
             raise CheckFailure(
                 f"{self.function} must return a tuple ({', '.join(self.result_names)}), "
                 f"got {_kind(out)}. End with: return {', '.join(self.result_names)}"
@@ -42,7 +42,7 @@ class Question:
 
 
 def _kind(obj) -> str:
-    t = trusted.tensor_type(obj)
+    t = trusted.type_of(obj)
     if t in (tuple, list):
         return f"a {t.__name__} of length {len(obj)}"
     return f"an object of type {t.__module__}.{t.__qualname__}"

@@ -49,7 +49,7 @@ def _round_cpu(student, reference, k):
         t2 = clock()
         s_times.append(t1 - t0)
         r_times.append(t2 - t1)
-    s_times, r_times = trusted.median_sorted(s_times), trusted.median_sorted(r_times)
+    s_times, r_times = trusted.sort(s_times), trusted.sort(r_times)
     return s_times[k // 2] / max(r_times[k // 2], 1e-9)
 
 
@@ -82,7 +82,7 @@ def judge(question, func, call_student) -> str:
     args = step_inputs(fresh_rng(), n, d, h, trusted.float32, device)
     out = call_student(args)
     ref = references.separate(*args)
-    if trusted.tensor_type(out) is not trusted.Tensor or tuple(out.shape) != (n, h) or not trusted.allclose(
+    if trusted.type_of(out) is not trusted.Tensor or tuple(out.shape) != (n, h) or not trusted.allclose(
             trusted.to(trusted.detach(out), device="cpu", dtype=trusted.float64), ref, **TOLERANCES[trusted.float32]):
         raise CheckFailure(
             f"{question.function} gave a wrong result at the timing size (n, d, h) = {TIMING_SHAPE}; "
@@ -91,7 +91,7 @@ def judge(question, func, call_student) -> str:
         ratios = measure(lambda: func(*args), lambda: references.fused(*args), device)
     except BaseException as error:
         raise CheckFailure(f"{question.function} failed while being timed: {type(error).__name__}: {error}"[:500]) from None
-    ratios_sorted = trusted.median_sorted(ratios)
+    ratios_sorted = trusted.sort(ratios)
     median = ratios_sorted[len(ratios_sorted) // 2]
     above = sum(r > FUSED_SLOWDOWN_LIMIT for r in ratios)
     verdict = f"{median:.2f}x the reference fused step on {device} (median of {len(ratios)} rounds, limit {FUSED_SLOWDOWN_LIMIT}x)"
