@@ -33,17 +33,23 @@ DEFAULT_ZIP = os.path.join(ROOT, "autograder", "rnn_hidden_state-autograder.zip"
 WORKER_MAX_PIDS = 256
 
 
+class WorkerStartError(RuntimeError):
+    """A worker could not start: nothing can be graded (the message says why)."""
+
+
 class Worker:
     """One sandboxed worker process (see :mod:`autograder.batch.worker`)."""
 
     def __init__(self, autograder: str, sandbox: bool):
         self.scratch = tempfile.mkdtemp(prefix="grade-worker-")
         os.chmod(self.scratch, 0o755)  # graded as nobody when run as root: it must reach its folder
-        prefix = limits.bwrap_prefix(self.scratch) if sandbox else []
+        readable = sorted({ROOT, sys.prefix, sys.base_prefix, os.path.dirname(os.path.abspath(autograder))})
+        prefix = limits.bwrap_prefix(self.scratch, readable) if sandbox else []
         cmd = [*prefix, sys.executable, "-m", "autograder.batch.worker",
                "--autograder", os.path.abspath(autograder), "--scratch", self.scratch, *(["--sandboxed"] if prefix else [])]
         self.cgroup = limits.pids_cgroup(os.path.basename(self.scratch), WORKER_MAX_PIDS) if os.getuid() == 0 else None
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        self.log = tempfile.TemporaryFile()  # the worker's own errors, shown if it cannot start
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, cwd=ROOT, start_new_session=True,
                                      preexec_fn=(lambda: limits.join_cgroup(self.cgroup)) if self.cgroup else None,
                                      env={**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"})
@@ -52,7 +58,10 @@ class Worker:
     def _wait_ready(self):
         if not self.ready:
             if not self.proc.stdout.readline().startswith('{"ready"'):
-                raise RuntimeError("a grading worker failed to start (is the autograder zip built? run make dist)")
+                self.proc.wait()
+                self.log.seek(0)
+                tail = self.log.read().decode(errors="replace").strip().splitlines()[-5:]
+                raise WorkerStartError("a grading worker failed to start:\n  " + "\n  ".join(tail))
             self.ready = True
 
     def grade(self, job_id: int, path: str, timeout: float, memory_mb: int) -> dict:
@@ -152,6 +161,8 @@ def main(argv=None) -> int:
                 f.write(report.feedback_text(sub.key, row, answer.get("results"), questions, points))
             bar.update(1)
 
+    fatal = []
+
     def run_worker(worker):
         try:
             while True:
@@ -163,6 +174,9 @@ def main(argv=None) -> int:
                     worker = Worker(args.autograder, sandbox)
                 try:
                     answer = worker.grade(i, sub.path, args.timeout, args.memory_mb)
+                except WorkerStartError as error:
+                    fatal.append(str(error))
+                    return
                 except (ChildProcessError, ValueError, OSError) as error:
                     answer = {"status": f"crashed: {error}", "results": None}
                     worker.close()
@@ -188,6 +202,9 @@ def main(argv=None) -> int:
         sys.exit(130)
     finally:
         bar.close()
+    if fatal:
+        print(f"error: {fatal[0]}", file=sys.stderr)
+        sys.exit(3)
     text = report.summary(book.frame(), questions, points, args.output)
     if not args.quiet:
         print(book.frame().drop(columns=["name", "email"]).to_string(index=False))

@@ -24,11 +24,13 @@ FALLBACK_NOTE = (
 NOBODY = 65534
 
 
-def bwrap_prefix(scratch: str) -> list:
+def bwrap_prefix(scratch: str, readable=()) -> list:
     """The command prefix that confines a worker, or [] when bubblewrap is missing or unusable.
 
     As root, no user namespace: the grading child then drops to ``nobody`` itself
     (:func:`drop_privileges`), which a user namespace mapping only root would not allow.
+    ``readable`` folders (the repository, the virtual environment) stay visible read-only even
+    when they lie under /tmp, which the sandbox replaces with an empty one.
     """
     bwrap = shutil.which("bwrap")
     if not bwrap:
@@ -37,6 +39,7 @@ def bwrap_prefix(scratch: str) -> list:
                if os.getuid() == 0 else ["--unshare-all"])
     return [bwrap, *unshare, "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            *[arg for path in readable for arg in ("--ro-bind", path, path)],
             "--bind", scratch, scratch, "--chdir", scratch]
 
 
