@@ -14,10 +14,10 @@ import signal
 import sys
 
 FALLBACK_NOTE = (
-    "bubblewrap (bwrap) is not installed: submissions run with resource limits (memory, processes, "
-    "file size, time) and in their own temporary folder, but they can read your files, write where "
-    "you can write and reach the network. Install it (Debian/Ubuntu: apt-get install bubblewrap) "
-    "for a real sandbox."
+    "grading without bubblewrap (bwrap is not installed, or --no-sandbox): submissions run with "
+    "resource limits (memory, processes, file size, time) and in their own temporary folder, but "
+    "they can read your files, write where you can write and reach the network. Install it "
+    "(Debian/Ubuntu: apt-get install bubblewrap) for a real sandbox."
 )
 
 
