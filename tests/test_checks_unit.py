@@ -74,6 +74,19 @@ def test_replacing_a_library_function_is_reported_and_undone():
     assert not integrity.replaced(checks._SNAPSHOT)
 
 
+def test_shadowing_an_inherited_tensor_attribute_is_reported():
+    def tamper(*args):
+        torch.Tensor.shape = property(lambda self: torch.Size((0, 0)))
+        return separate(*args)
+
+    try:
+        with pytest.raises(CheckFailure, match="torch.Tensor.shape"):
+            run("q2_separate", "values", tamper)
+    finally:
+        del torch.Tensor.shape
+    assert not integrity.replaced(checks._SNAPSHOT)
+
+
 def test_fingerprints_differ_only_where_replaced():
     before = integrity.fingerprint()
     original = torch.allclose

@@ -39,28 +39,34 @@ def _namespaces() -> dict:
     return spaces
 
 
-def _watched(obj) -> bool:
-    return callable(obj) or isinstance(obj, type)
+def _watched(space, obj) -> bool:
+    """Everything in a class; in a module, functions, classes and descriptors (not plain data)."""
+    return isinstance(space, type) or callable(obj) or hasattr(type(obj), "__get__")
 
 
 def snapshot() -> dict:
-    """``{(namespace, name): object}`` for every callable or class in the watched namespaces."""
+    """``{(namespace, name): object}`` for what :func:`_watched` selects in the watched namespaces."""
     snap = {}
     for label, space in _namespaces().items():
         for name, obj in list(vars(space).items()):
-            if _watched(obj):
+            if _watched(space, obj):
                 snap[(label, name)] = obj
     return snap
 
 
 def replaced(before: dict) -> list:
-    """Names (``"torch.testing.assert_close"``) whose object differs from the snapshot ``before``."""
+    """Names (``"torch.testing.assert_close"``) whose object differs from the snapshot ``before``,
+    and names newly set on a watched class (``torch.Tensor.shape = property(...)`` would shadow the
+    inherited attribute without replacing anything)."""
     spaces = _namespaces()
     changed = []
     for (label, name), obj in before.items():
         current = vars(spaces[label]).get(name, _MISSING)
         if current is not obj:
             changed.append(f"{label}.{name}")
+    for label, space in spaces.items():
+        if isinstance(space, type):
+            changed += [f"{label}.{name}" for name in vars(space) if (label, name) not in before]
     return changed
 
 
