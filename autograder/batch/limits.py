@@ -64,54 +64,22 @@ def _vm_size() -> int:
     return 0
 
 
-def apply(memory_mb: int, cpu_seconds: int, max_processes: int, max_file_mb: int) -> None:
-    """Limit the calling (grading child) process; call right after fork."""
+def apply(memory_mb: int, cpu_seconds: int, max_file_mb: int) -> None:
+    """Limit the calling (grading child) process; call right after fork, before reading the submission."""
     os.setsid()
     limit = _vm_size() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    nproc = _count_processes() + max_processes
-    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     size = max_file_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))  # a zip bomb stops at this size per file
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a flood fails its writes instead of killing
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _world_can_enter(path: str) -> bool:
-    """Every folder from / down to ``path`` can be entered by any user."""
-    path = os.path.realpath(path)
-    while True:
-        if not os.stat(path).st_mode & 0o001:
-            return False
-        if path == os.path.dirname(path):
-            return True
-        path = os.path.dirname(path)
-
-
-def can_drop_privileges() -> bool:
-    """Running as root, with a Python installation that ``nobody`` can read."""
-    if os.getuid() != 0:
-        return False
-    import torch
-    return all(_world_can_enter(os.path.dirname(p)) for p in (os.__file__, torch.__file__, sys.executable))
-
-
-def drop_privileges(folder: str) -> None:
-    """When grading as root: hand ``folder`` to ``nobody`` and become ``nobody``.
-
-    Then the process limit applies (the kernel exempts root from it), files outside the folder
-    stay read-only even without bubblewrap, and the grader's own processes cannot be signalled.
-    Skipped where ``nobody`` could not read Python itself (an installation under /root).
-    """
-    if not can_drop_privileges():
-        return
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            os.lchown(name, NOBODY, NOBODY)
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+def cap_processes(max_processes: int) -> None:
+    """At most ``max_processes`` more processes for this user (root is exempt: see pids_cgroup)."""
+    nproc = _count_processes() + max_processes
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def kill_strays() -> int:

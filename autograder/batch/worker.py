@@ -86,6 +86,7 @@ def _grade_in_child(job: dict, template: str, folder: str) -> None:
     """Runs in the forked child: limits, staging, checker, Otter. Writes status.json; never returns."""
     status = {"status": "error", "message": "grading did not finish"}
     try:
+        limits.apply(job["memory_mb"], int(job["timeout"]) + 5, MAX_FILE_MB)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         _capture_output(os.path.join(folder, "output.log"))
         try:
@@ -95,7 +96,7 @@ def _grade_in_child(job: dict, template: str, folder: str) -> None:
         else:
             os.environ["IPYTHONDIR"] = os.path.join(folder, "ipython")
             limits.drop_privileges(folder)
-            limits.apply(job["memory_mb"], int(job["timeout"]) + 5, MAX_PROCESSES, MAX_FILE_MB)
+            limits.cap_processes(MAX_PROCESSES)
             import rnn_checks.isolation
             from . import executor
             rnn_checks.isolation.start_forked()  # pristine checker, forked before student code runs

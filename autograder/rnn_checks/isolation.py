@@ -56,7 +56,7 @@ class Checker:
             os.close(requests_w)
             os.close(answers_r)
             try:
-                zygote.serve(os.fdopen(requests_r, "rb"), zygote._TextOut(os.fdopen(answers_w, "wb")))
+                zygote.serve(os.fdopen(requests_r, "rb"), zygote.TextOut(os.fdopen(answers_w, "wb")))
             finally:
                 os._exit(0)
         os.close(requests_r)

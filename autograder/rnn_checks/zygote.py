@@ -121,10 +121,10 @@ def serve(stdin, stdout):
 def main():
     prepare()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    serve(sys.stdin.buffer, _TextOut(sys.stdout.buffer))
+    serve(sys.stdin.buffer, TextOut(sys.stdout.buffer))
 
 
-class _TextOut:
+class TextOut:
     """Writes text lines to a binary stream."""
 
     def __init__(self, raw):
