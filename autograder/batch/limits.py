@@ -82,6 +82,42 @@ def cap_processes(max_processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
+def _world_can_enter(path: str) -> bool:
+    """Every folder from / down to ``path`` can be entered by any user."""
+    path = os.path.realpath(path)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        if path == os.path.dirname(path):
+            return True
+        path = os.path.dirname(path)
+
+
+def can_drop_privileges() -> bool:
+    """Running as root, with a Python installation that ``nobody`` can read."""
+    if os.getuid() != 0:
+        return False
+    import torch
+    return all(_world_can_enter(os.path.dirname(p)) for p in (os.__file__, torch.__file__, sys.executable))
+
+
+def drop_privileges(folder: str) -> None:
+    """When grading as root: hand ``folder`` to ``nobody`` and become ``nobody``.
+
+    Then the process limit applies (the kernel exempts root from it), files outside the folder
+    stay read-only even without bubblewrap, and the grader's own processes cannot be signalled.
+    Skipped where ``nobody`` could not read Python itself (an installation under /root).
+    """
+    if not can_drop_privileges():
+        return
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            os.lchown(name, NOBODY, NOBODY)
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
 def kill_strays() -> int:
     """Inside the worker's own pid namespace only: kill every process but the worker and bwrap.
 
