@@ -49,3 +49,13 @@ def test_variant_scores_as_expected(catalogue_book, variant):
             expected = 0 if variant.voids_notebook and later else FULL[question]
             assert row[question] == expected, f"{variant.name}: {question} got {row[question]}\n{feedback}"
     assert row["q1_shapes"] == 2
+
+
+def test_review_flags_point_at_tampering_and_spare_honest_code(catalogue_book):
+    book, _ = catalogue_book
+    for variant in VARIANTS:
+        flags = book.loc[f"{variant.name}.ipynb", "review_flags"]
+        if any(word in variant.name for word in ("tamper", "inspect")):
+            assert flags, f"{variant.name} is not flagged for review"
+        elif variant.points == FULL[variant.question]:
+            assert not flags, f"{variant.name} is honest but flagged: {flags}"

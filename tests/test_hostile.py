@@ -36,6 +36,8 @@ def hostile_cells(port):
                        "            os._exit(0)\n    except OSError:\n        break"),
         "floods-stdout": "for _ in range(200):\n    print('x' * 1_000_000)",
         "opens-a-connection": f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'{MARK}')\nexcept OSError as e:\n    print(e)",
+        # rewriting the grader in memory can fake results in any Otter autograder: flagged, see README
+        "fakes-the-helpers": "import sys, types\nfake = types.ModuleType('rnn_checks')\nfake.check = fake.check_shapes = lambda *a: None\nsys.modules['rnn_checks'] = fake",
         "writes-outside": "\n".join(f"try:\n    open({p!r}, 'w').write('x')\nexcept OSError as e:\n    print(e)" for p in OUTSIDE),
     }
 
@@ -119,6 +121,12 @@ def test_memory_hog_is_reported(hostile_batch):
 def test_fork_bomb_is_held_and_graded(hostile_batch):
     book, _, _ = hostile_batch
     assert status(book, "forks-many.ipynb").startswith("graded")
+
+
+def test_fake_helpers_in_sys_modules_are_flagged_for_review(hostile_batch):
+    book, _, _ = hostile_batch
+    flags = book.loc["fakes-the-helpers.ipynb", "review_flags"]
+    assert "sys.modules" in flags and "hidden-test helpers" in flags
 
 
 def test_no_process_survives(hostile_batch):

@@ -21,7 +21,7 @@ import zipfile
 
 from tqdm import tqdm
 
-from . import limits, report
+from . import limits, report, review
 from .gradebook import Gradebook
 from .submissions import SubmissionsError, discover
 
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
 
     def record(sub, answer):
         with lock:
-            row = book.add(sub.key, answer.get("results"), answer["status"], sub.student)
+            row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, review.flags(sub.path))
             folder = os.path.join(args.output, report.safe_name(sub.key))
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as f:
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
         sys.exit(3)
     text = report.summary(book.frame(), questions, points, args.output)
     if not args.quiet:
-        print(book.frame().drop(columns=["name", "email"]).to_string(index=False))
+        print(book.frame().drop(columns=["name", "email", "review_flags"]).to_string(index=False))
         print()
         print(text)
     return 0

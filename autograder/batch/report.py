@@ -34,6 +34,10 @@ def summary(frame, questions: list, points: dict, output: str) -> str:
         col = frame[q].astype(float)
         rate = (col >= full - 1e-9).mean() * 100 if len(col) else 0.0
         lines.append(f"| {q} | {full:g} | {col.mean():.2f} | {col.median():.2f} | {rate:.0f}% |")
+    flagged = frame[frame["review_flags"].astype(str) != ""]
+    if len(flagged):
+        lines += ["", "## Submissions to review", ""]
+        lines += [f"- {r['file']}: {r['review_flags']}" for r in flagged.to_dict("records")]
     problems = frame[~frame["grading_status"].str.startswith("graded")]
     if len(problems):
         lines += ["", "## Submissions with a grading problem", ""]
