@@ -53,24 +53,22 @@ def sequence_shapes(rng: random.Random) -> list:
     return cases
 
 
-def _gen(rng: random.Random):
+def _normal(rng: random.Random, shapes, dtype, device) -> tuple:
+    """Standard normal tensors of the given shapes, drawn in float64 from a seed taken from ``rng``."""
     g = trusted.Generator()
     g.manual_seed(rng.getrandbits(62))
-    return g
+    return tuple(trusted.to(trusted.randn(*shape, generator=g, dtype=trusted.float64), device=device, dtype=dtype)
+                 for shape in shapes)
 
 
 def step_inputs(rng, n, d, h, dtype, device="cpu"):
-    """(X, W_xh, H, W_hh) with standard normal entries, scaled so products stay O(1)."""
-    g = _gen(rng)
-    make = lambda *shape: trusted.to(trusted.randn(*shape, generator=g, dtype=trusted.float64), device=device, dtype=dtype)
-    return make(n, d), make(d, h), make(n, h), make(h, h)
+    """(X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)) with standard normal entries."""
+    return _normal(rng, ((n, d), (d, h), (n, h), (h, h)), dtype, device)
 
 
 def sequence_inputs(rng, T, n, d, h, dtype, device="cpu"):
     """(X (T, n, d), H0 (n, h), W_xh (d, h), W_hh (h, h), b_h (h,)) for ``rnn_forward``."""
-    g = _gen(rng)
-    make = lambda *shape: trusted.to(trusted.randn(*shape, generator=g, dtype=trusted.float64), device=device, dtype=dtype)
-    return make(T, n, d), make(n, h), make(d, h), make(h, h), make(h)
+    return _normal(rng, ((T, n, d), (n, h), (d, h), (h, h), (h,)), dtype, device)
 
 
 def meta_like(tensors):

@@ -7,7 +7,6 @@ Whatever a student's function replaces afterwards (``torch.testing.assert_close`
 """
 
 import builtins
-import math
 import time
 
 import torch
@@ -15,7 +14,6 @@ import torch.nn.functional  # noqa: F401  (snapshotted by integrity)
 import torch.testing
 
 Tensor = torch.Tensor
-Size = torch.Size
 float32 = torch.float32
 float64 = torch.float64
 
@@ -35,13 +33,10 @@ cat = torch.cat
 mm = torch.mm
 tanh = torch.tanh
 randn = torch.randn
-zeros = torch.zeros
 empty = torch.empty
 Generator = torch.Generator
 nn_RNN = torch.nn.RNN
 no_grad = torch.no_grad
-sqrt = math.sqrt
-isfinite = math.isfinite
 
 
 def version(t: torch.Tensor) -> int:
