@@ -25,8 +25,15 @@ from . import limits, report, review
 from .gradebook import Gradebook
 from .submissions import SubmissionsError, discover
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from rnn_checks.config import CHECK_TIME_LIMIT_S  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_ZIP = os.path.join(ROOT, "autograder", "rnn_hidden_state-autograder.zip")
+
+#: Per-submission wall time: every hidden check group at its own limit, every public check at its
+#: 10 s alarm, and a minute for the notebook itself.
+DEFAULT_TIMEOUT_S = 12 * CHECK_TIME_LIMIT_S + 3 * 10 + 60
 
 #: Processes one worker (with its submission, checker and their children) may have at once, when
 #: grading as root (root ignores RLIMIT_NPROC; a pids cgroup holds a fork bomb instead).
@@ -112,7 +119,9 @@ def parse_args(argv):
     p.add_argument("--output", default="grades", help="output folder (default: grades)")
     p.add_argument("--autograder", default=DEFAULT_ZIP, help="the autograder zip built by make dist")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: one per core)")
-    p.add_argument("--timeout", type=float, default=120, help="seconds per submission (default 120)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help=f"seconds per submission (default {DEFAULT_TIMEOUT_S:.0f}: room for every hidden check to "
+                        "hit its own limit, so that one hanging function never costs the other questions)")
     p.add_argument("--memory-mb", type=int, default=3000, help="memory per submission in MB (default 3000)")
     p.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
     p.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap even if installed")

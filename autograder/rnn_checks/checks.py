@@ -101,7 +101,7 @@ def _shape_hint(got, sizes) -> str:
 
 def expect_close(question, value, reference, name, sizes, mistakes=None):
     """``value`` equals the float64 ``reference`` within the tolerance of ``value``'s dtype."""
-    tol = TOLERANCES[value.dtype]
+    tol = TOLERANCES[str(value.dtype).removeprefix("torch.")]
     got = trusted.to(trusted.detach(value), device="cpu", dtype=trusted.float64)
     try:
         trusted.assert_close(got, reference, **tol)

@@ -3,8 +3,6 @@
 Change a threshold here, run ``make dist`` and ``make test``; nothing else holds a copy.
 """
 
-import torch
-
 #: The fused function may be at most this many times slower than the reference fused step
 #: (median of interleaved rounds). Calibrated by ``make bench-timing``: the correct solution
 #: measured around 1.0x and the row loop far above 10x (README, "Timing threshold").
@@ -28,10 +26,11 @@ CHECK_TIME_LIMIT_S = 20.0
 #: Seconds the isolated checker process may take to start (it imports torch once).
 CHECKER_START_LIMIT_S = 60.0
 
-#: Tolerances for ``torch.testing.assert_close`` against the float64 reference, by result dtype.
+#: Tolerances for ``torch.testing.assert_close`` against the float64 reference, by result dtype
+#: (this module imports nothing, so the batch grader reads its limits without loading torch).
 TOLERANCES = {
-    torch.float32: {"rtol": 1e-5, "atol": 1e-4},
-    torch.float64: {"rtol": 1e-9, "atol": 1e-9},
+    "float32": {"rtol": 1e-5, "atol": 1e-4},
+    "float64": {"rtol": 1e-9, "atol": 1e-9},
 }
 
 #: How many fresh random draws each value check makes (same shape, new values).

@@ -83,7 +83,7 @@ def judge(question, func, call_student) -> str:
     out = call_student(args)
     ref = references.separate(*args)
     if trusted.type_of(out) is not trusted.Tensor or tuple(out.shape) != (n, h) or not trusted.allclose(
-            trusted.to(trusted.detach(out), device="cpu", dtype=trusted.float64), ref, **TOLERANCES[trusted.float32]):
+            trusted.to(trusted.detach(out), device="cpu", dtype=trusted.float64), ref, **TOLERANCES["float32"]):
         raise CheckFailure(
             f"{question.function} gave a wrong result at the timing size (n, d, h) = {TIMING_SHAPE}; "
             "it must be correct at every size before its speed counts.")
