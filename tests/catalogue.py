@@ -93,5 +93,8 @@ VARIANTS = [
     v("rnn_separate_step", R, RNN_LOOP.format(W="None", step="X[t] @ W_xh + H @ W_hh"), 6),
     v("rnn_no_tanh", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.tanh(", "("), 0),
     v("rnn_zeros_no_device", R, "W = torch.cat((W_xh, W_hh), 0)\nouts = torch.zeros(X.shape[0], X.shape[1], W.shape[1], dtype=X.dtype)\nH = H0\nfor t in range(X.shape[0]):\n    H = torch.tanh(torch.cat((X[t], H), 1) @ W + b_h)\n    outs[t] = H\nreturn outs, H", 6, device_sensitive=True),
+    # hangs on every call: the public check's alarm and each hidden group's limit end it; the other
+    # questions keep their points (bounded checks, not a lost run)
+    v("rnn_hangs", R, "while True:\n    pass", 0),
     v("rnn_list_output", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.stack(outs)", "outs"), 0),
 ]
