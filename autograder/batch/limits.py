@@ -7,14 +7,17 @@ with its own session and rlimits (address space, file size, process count, CPU t
 ``nobody`` when the grader runs as root, and a wall-time limit enforced by the worker.
 """
 
+import functools
 import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 
 FALLBACK_NOTE = (
-    "grading without bubblewrap (bwrap is not installed, or --no-sandbox): submissions run with "
+    "grading without bubblewrap (bwrap is not installed or cannot run here, or --no-sandbox): "
+    "submissions run with "
     "resource limits (memory, processes, file size, time) and in their own temporary folder, but "
     "they can read your files, write where you can write and reach the network. Install it "
     "(Debian/Ubuntu: apt-get install bubblewrap) for a real sandbox."
@@ -22,6 +25,17 @@ FALLBACK_NOTE = (
 
 
 NOBODY = 65534
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_works(bwrap: str) -> bool:
+    """bubblewrap can make its namespaces here (some containers forbid it)."""
+    unshare = ["--unshare-net", "--unshare-pid"] if os.getuid() == 0 else ["--unshare-all"]
+    try:
+        return subprocess.run([bwrap, *unshare, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def bwrap_prefix(scratch: str, readable=()) -> list:
@@ -33,7 +47,7 @@ def bwrap_prefix(scratch: str, readable=()) -> list:
     when they lie under /tmp, which the sandbox replaces with an empty one.
     """
     bwrap = shutil.which("bwrap")
-    if not bwrap:
+    if not bwrap or not _bwrap_works(bwrap):
         return []
     unshare = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
                if os.getuid() == 0 else ["--unshare-all"])
