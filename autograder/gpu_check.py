@@ -27,8 +27,8 @@ SUBSET = ("sep_at", "sep_linear", "fused_at", "fused_einsum", "fused_linear", "r
 def group_points() -> dict:
     """``{(question, group): points}`` read from the autograder zip's hidden test files."""
     points = {}
-    pattern = re.compile(r"@test_case\(points=(\d+(?:\.\d+)?), hidden=True\)\s*def \w+\(\w+\):\s*import rnn_checks\s*"
-                         r"rnn_checks\.check\('(\w+)', '(\w+)'")
+    pattern = re.compile(r"@test_case\(points=(\d+(?:\.\d+)?), hidden=True\)\s*def \w+\(\w+\):\s*import runpy\s*"
+                         r"runpy\.run_path\('[^']+'\)\['check'\]\('(\w+)', '(\w+)'")
     with zipfile.ZipFile(ZIP) as z:
         for name in z.namelist():
             if name.startswith("tests/"):

@@ -48,23 +48,27 @@ def grade(submissions, output, *extra, check=True):
 
 
 def execute_notebook(source: str, folder: Path, with_helpers: bool):
-    """Run a notebook top to bottom in a fresh kernel, as ``rnn_hidden_state.ipynb`` in ``folder``."""
+    """Run a notebook top to bottom in a fresh kernel, as ``rnn_hidden_state.ipynb``.
+
+    With the helpers (a solution, whose metadata carries the hidden tests too), the folder is laid
+    out as when grading: the notebook in ``submission/``, the helpers in ``source/files/``.
+    Returns (executed notebook, seconds, the folder the notebook ran in).
+    """
     import shutil
     import time
     from nbclient import NotebookClient
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "rnn_hidden_state.ipynb").write_text(source, encoding="utf-8")
-    if with_helpers:  # a solution's metadata carries the hidden tests too: give them their helpers
-        shutil.copytree(ROOT / "autograder" / "rnn_checks", folder / "rnn_checks", dirs_exist_ok=True)
+    workdir = folder / "submission" if with_helpers else folder
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "rnn_hidden_state.ipynb").write_text(source, encoding="utf-8")
+    if with_helpers:
+        shutil.copytree(ROOT / "autograder" / "rnn_checks", folder / "source" / "files" / "rnn_checks", dirs_exist_ok=True)
     nb = nbformat.reads(source, 4)
     t0 = time.monotonic()
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-    return nb, time.monotonic() - t0
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    return nb, time.monotonic() - t0, workdir
 
 
 @pytest.fixture(scope="session")
 def executed_solution(built, tmp_path_factory):
     """(executed notebook, seconds, folder) of the solution run as a student runs it, export included."""
-    folder = tmp_path_factory.mktemp("solution-run")
-    nb, seconds = execute_notebook(built[dist.SOLUTION_SUBMISSION], folder, with_helpers=True)
-    return nb, seconds, folder
+    return execute_notebook(built[dist.SOLUTION_SUBMISSION], tmp_path_factory.mktemp("solution-run"), with_helpers=True)

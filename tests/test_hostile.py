@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import uuid
+import zipfile
 
 import nbformat
 import pytest
@@ -19,6 +20,10 @@ from conftest import FULL, ROOT, grade
 MARK = f"hostile-{uuid.uuid4().hex[:8]}"
 OUTSIDE = [f"/tmp/{MARK}-tmp", str(ROOT / f"{MARK}-repo")]
 TOTAL = sum(FULL.values())
+
+
+FAKE_HELPERS = ("import sys, types\nfake = types.ModuleType('rnn_checks')\n"
+                "fake.check = fake.check_shapes = lambda *a: None\nsys.modules['rnn_checks'] = fake")
 
 
 def hostile_cells(port):
@@ -36,8 +41,8 @@ def hostile_cells(port):
                        "            os._exit(0)\n    except OSError:\n        break"),
         "floods-stdout": "for _ in range(200):\n    print('x' * 1_000_000)",
         "opens-a-connection": f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'{MARK}')\nexcept OSError as e:\n    print(e)",
-        # rewriting the grader in memory can fake results in any Otter autograder: flagged, see README
-        "fakes-the-helpers": "import sys, types\nfake = types.ModuleType('rnn_checks')\nfake.check = fake.check_shapes = lambda *a: None\nsys.modules['rnn_checks'] = fake",
+        # a fake helpers module: the hidden tests load theirs from source/files, never by name
+        "fakes-the-helpers": FAKE_HELPERS,
         "writes-outside": "\n".join(f"try:\n    open({p!r}, 'w').write('x')\nexcept OSError as e:\n    print(e)" for p in OUTSIDE),
     }
 
@@ -68,6 +73,14 @@ def hostile_batch(solution_nb, tmp_path_factory):
         nb = nbformat.from_dict(solution_nb)
         nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(code))
         nbformat.write(nb, folder / f"{name}.ipynb")
+    # a partly wrong answer shipped with a fake helpers folder that would pass everything
+    with zipfile.ZipFile(folder / "ships-fake-helpers.zip", "w") as z:
+        z.write(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", "rnn_hidden_state.ipynb")
+        z.writestr("rnn_checks/__init__.py", "def check(*a):\n    pass\n\ndef check_shapes(*a):\n    pass\n")
+        z.writestr("rnn_checks/entry.py", "def check(*a):\n    pass\n\ndef check_shapes(*a):\n    pass\n")
+    partly = nbformat.read(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", 4)
+    partly.cells.insert(setup + 1, nbformat.v4.new_code_cell(FAKE_HELPERS))
+    nbformat.write(partly, folder / "partly-wrong-fakes-the-helpers.ipynb")
     (folder / "empty.ipynb").write_bytes(b"")
     (folder / "corrupt.zip").write_bytes(b"PK\x03\x04 this is not a zip")
     (folder / "notes.txt").write_text("not a notebook")
@@ -106,7 +119,8 @@ def test_fatal_submissions_get_a_row_saying_what_happened(hostile_batch, name, e
 
 
 @pytest.mark.parametrize("name", ["calls-sys-exit.ipynb", "spawns-processes.ipynb", "floods-stdout.ipynb",
-                                  "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb"])
+                                  "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb",
+                                  "fakes-the-helpers.ipynb"])
 def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
     book, _, _ = hostile_batch
     assert status(book, name).startswith("graded")
@@ -118,14 +132,19 @@ def test_memory_hog_is_reported(hostile_batch):
     assert "ran out of memory" in status(book, "eats-memory.ipynb")
 
 
-def test_fork_bomb_is_held_and_graded(hostile_batch):
+def test_fork_bomb_is_held_and_has_its_row(hostile_batch):
+    # held by the pids cgroup (root) or RLIMIT_NPROC; with every process slot taken, its checks may
+    # not run before the time limit: either outcome is its own, and the other rows are untouched
     book, _, _ = hostile_batch
-    assert status(book, "forks-many.ipynb").startswith("graded")
+    assert status(book, "forks-many.ipynb").startswith(("graded", "timeout")), status(book, "forks-many.ipynb")
 
 
-def test_fake_helpers_in_sys_modules_are_flagged_for_review(hostile_batch):
+def test_fake_helpers_earn_nothing_and_are_flagged_for_review(hostile_batch):
     book, _, _ = hostile_batch
-    flags = book.loc["fakes-the-helpers.ipynb", "review_flags"]
+    for name in ("partly-wrong-fakes-the-helpers.ipynb", "ships-fake-helpers.zip"):
+        assert book.loc[name, "total_points_earned"] == 19, f"{name}: the fake helpers changed the score"
+    assert "extra files in the zip: rnn_checks/" in book.loc["ships-fake-helpers.zip", "review_flags"]
+    flags = book.loc["partly-wrong-fakes-the-helpers.ipynb", "review_flags"]
     assert "sys.modules" in flags and "hidden-test helpers" in flags
 
 

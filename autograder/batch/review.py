@@ -15,7 +15,7 @@ PATTERNS = (
     ("touches the hidden-test helpers", r"\brnn_checks\b"),
     ("touches Otter's grading internals", r"\botter\s*\.\s*(test_files|execute|run|check|api)\b|\bGradingResults\b|\bTestFile\b"),
     ("edits sys.modules", r"\bsys\s*\.\s*modules\b"),
-    ("imports dynamically", r"\b__import__\b|\bimportlib\b"),
+    ("imports dynamically", r"\b__import__\b|\bimportlib\b|\brunpy\b"),
     ("edits builtins", r"\bbuiltins\b|__builtins__"),
     ("inspects frames or the heap", r"\binspect\b|\bcurrentframe\b|\bf_back\b|\bf_locals\b|\b_getframe\b|\bgc\s*\.\s*get_objects\b"),
     ("replaces a library function", r"^\s*(torch|np|numpy|time|timeit|math|F)(\s*\.\s*\w+)+\s*=[^=]"),

@@ -5,9 +5,10 @@ process itself: each request's function is unpickled only in a forked child, whi
 group under a wall-time limit and reports a JSON line back. A child that hangs is killed with its
 whole process group; one that exits, crashes or floods output costs only its own check group.
 
-Protocol (stdin/stdout of this process): it first writes ``{"ready": true, "fingerprint": ...}``;
-then for each request, a JSON header line ``{"question", "group", "timeout", "size"}`` followed by
-``size`` bytes of a cloudpickled function, answered by one JSON line ``{"passed", "message"}``.
+Protocol (stdin/stdout of this process): it first writes ``{"ready": true, "fingerprint": ...}``
+(again on a request ``{"kind": "fingerprint"}``); then for each request, a JSON header line
+``{"question", "group", "timeout", "size"}`` followed by ``size`` bytes of a cloudpickled
+function, answered by one JSON line ``{"passed", "message"}``.
 """
 
 import json
@@ -99,13 +100,18 @@ _PREPARED = False
 
 def serve(stdin, stdout):
     from . import integrity
-    stdout.write(json.dumps({"ready": True, "fingerprint": integrity.fingerprint()}) + "\n")
+    fingerprint = json.dumps({"ready": True, "fingerprint": integrity.fingerprint()}) + "\n"
+    stdout.write(fingerprint)
     stdout.flush()
     while True:
         line = stdin.readline()
         if not line:
             return
         header = json.loads(line)
+        if header.get("kind") == "fingerprint":  # asked again by a later attachment
+            stdout.write(fingerprint)
+            stdout.flush()
+            continue
         header["timeout"] = min(float(header["timeout"]), CHECK_TIME_LIMIT_S)
         payload = stdin.read(header["size"]) if header["size"] else b""
         read_fd, write_fd = os.pipe()
