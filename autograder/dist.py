@@ -7,10 +7,12 @@
       -> examples/submissions/*.ipynb                 correct, partly wrong, untouched (committed)
       -> solutions/rnn_hidden_state-executed.ipynb    the executed solution (with --execute)
 
-Otter Assign runs in a scratch folder (build/assign) holding only the master, the hidden-test
-helpers and the autograder requirements. Its outputs are then normalized: cell ids numbered, zip
-entries sorted with fixed dates, and the browser install that Otter's ``setup.sh`` always adds
-(needed only for PDF export, which this assignment turns off) removed.
+Otter Assign runs in a scratch folder (build/assign) holding only the master, the grader's
+judge and runner modules and the autograder requirements. Its outputs are then normalized: cell
+ids numbered, zip entries sorted with fixed dates, the browser install that Otter's ``setup.sh``
+always adds (needed only for PDF export, which this assignment turns off) removed, ``setup.sh``
+extended to create the runner user, and ``run_autograder`` replaced by the judge's entry point
+(Otter's own runner would execute the notebook in the process that writes the results).
 """
 
 import argparse
@@ -30,6 +32,7 @@ MASTER = ROOT / "solutions" / f"{NAME}.ipynb"
 STUDENT = ROOT / "assignment" / f"{NAME}.ipynb"
 ZIP = ROOT / "autograder" / f"{NAME}-autograder.zip"
 SOLUTION_SUBMISSION = ROOT / "build" / "solution-submission.ipynb"
+SOLUTION_RUN = ROOT / "build" / "solution-run"
 EXECUTED = ROOT / "solutions" / f"{NAME}-executed.ipynb"
 STAGE = ROOT / "build" / "assign"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -49,6 +52,22 @@ def drop_browser_install(setup_sh: str) -> str:
     return "".join(line for line in setup_sh.splitlines(keepends=True) if "playwright" not in line)
 
 
+#: appended to Otter's setup.sh: the unprivileged user that runs submission code
+SETUP_RUNNER = "\n# the user that runs submission code (the judge runs as root)\nbash /autograder/source/files/autograder/judge/setup_runner.sh\n"
+
+#: the zip's run_autograder: Otter's environment, then the judge (never Otter's notebook runner)
+RUN_AUTOGRADER = """#!/bin/bash
+# The judge decides every point as root; submission code runs only in runners as rnn-runner.
+export PATH=/root/miniforge3/bin:$PATH
+eval "$(mamba shell hook --shell bash)"
+mamba activate otter-env
+cd /autograder/source/files && exec python -s -m autograder.judge.gradescope
+"""
+
+#: the package modules shipped in the zip (files/autograder): the judge and the runner
+SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "judge", "runner")
+
+
 def normalize_zip(raw: bytes) -> bytes:
     """The autograder zip with sorted entries, fixed dates, fixed permissions, no browser install."""
     out = io.BytesIO()
@@ -58,9 +77,11 @@ def normalize_zip(raw: bytes) -> bytes:
                 continue
             data = src.read(name)
             if name == "setup.sh":
-                data = drop_browser_install(data.decode()).encode()
+                data = (drop_browser_install(data.decode()) + SETUP_RUNNER).encode()
+            elif name == "run_autograder":
+                data = RUN_AUTOGRADER.encode()
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.external_attr = (0o755 if name in ("run_autograder", "setup.sh") else 0o644) << 16
+            info.external_attr = (0o755 if name in ("run_autograder", "setup.sh") or name.endswith(".sh") else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(info, data)
     return out.getvalue()
@@ -72,8 +93,13 @@ def run_assign(run_tests: bool) -> Path:
     STAGE.mkdir(parents=True)
     shutil.copy(MASTER, STAGE)
     shutil.copy(ROOT / "autograder" / "requirements.txt", STAGE)
-    shutil.copytree(ROOT / "autograder" / "rnn_checks", STAGE / "rnn_checks",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    (STAGE / "autograder").mkdir()
+    for name in SHIPPED:
+        source = ROOT / "autograder" / name
+        if source.is_dir():
+            shutil.copytree(source, STAGE / "autograder" / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, STAGE / "autograder")
     cmd = [sys.executable, "-m", "otter", "assign", f"{NAME}.ipynb", "dist", "--no-pdfs"]
     if not run_tests:  # make test grades the solution through the built zip instead
         cmd.append("--no-run-tests")
@@ -131,10 +157,16 @@ def build(run_tests: bool = False) -> None:
 
 
 def execute_solution() -> None:
-    """Run the solution (as submitted) top to bottom and keep the outputs for instructors."""
+    """Run the solution (as submitted) top to bottom and keep the outputs for instructors.
+
+    It runs under the assignment's own name, which its first cell opens (``otter.Notebook``).
+    """
     from nbclient import NotebookClient
-    nb = nbformat.read(SOLUTION_SUBMISSION, 4)
-    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(SOLUTION_SUBMISSION.parent)}}).execute()
+    shutil.rmtree(SOLUTION_RUN, ignore_errors=True)
+    SOLUTION_RUN.mkdir(parents=True)
+    shutil.copy(SOLUTION_SUBMISSION, SOLUTION_RUN / f"{NAME}.ipynb")
+    nb = nbformat.read(SOLUTION_RUN / f"{NAME}.ipynb", 4)
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(SOLUTION_RUN)}}).execute()
     nbformat.write(nb, EXECUTED)
     print(f"built {EXECUTED.relative_to(ROOT)}")
 

@@ -6,8 +6,9 @@ Naming: X (n, d), H (n, h), W_xh (d, h), W_hh (h, h), b_h (h,), sequences X (T, 
 import os
 import random
 
-from . import trusted
-from .config import SHAPE_RANGES
+import torch
+
+from ..config import SHAPE_RANGES, TIMING_BAND
 
 #: The worked example of the textbook section: X (3, 1), W_xh (1, 4), H (3, 4), W_hh (4, 4).
 WORKED_EXAMPLE = {"n": 3, "d": 1, "h": 4}
@@ -55,9 +56,9 @@ def sequence_shapes(rng: random.Random) -> list:
 
 def _normal(rng: random.Random, shapes, dtype, device) -> tuple:
     """Standard normal tensors of the given shapes, drawn in float64 from a seed taken from ``rng``."""
-    g = trusted.Generator()
+    g = torch.Generator()
     g.manual_seed(rng.getrandbits(62))
-    return tuple(trusted.to(trusted.randn(*shape, generator=g, dtype=trusted.float64), device=device, dtype=dtype)
+    return tuple(torch.randn(*shape, generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
                  for shape in shapes)
 
 
@@ -71,6 +72,6 @@ def sequence_inputs(rng, T, n, d, h, dtype, device="cpu"):
     return _normal(rng, ((T, n, d), (n, h), (d, h), (h, h), (h,)), dtype, device)
 
 
-def meta_like(tensors):
-    """The same shapes and dtypes on PyTorch's ``meta`` device (no data)."""
-    return tuple(trusted.empty(t.shape, dtype=t.dtype, device="meta") for t in tensors)
+def timing_sizes(rng: random.Random) -> dict:
+    """(n, d, h) for one timing round, drawn in ``TIMING_BAND``."""
+    return {key: rng.randint(*TIMING_BAND[key]) for key in ("n", "d", "h")}

@@ -1,0 +1,50 @@
+"""Every tunable number of the hidden checks and of grading, in one place.
+
+Change a number here, run ``make dist`` and ``make test``; nothing else holds a copy. This module
+imports nothing, so every part of the grader (judge, runner, batch) reads it without torch.
+"""
+
+#: The fused function may be at most this many times slower than the reference fused step, both
+#: timed by the judge from outside their runners (round trip included), median of rounds.
+#: Calibrated by ``make bench-timing`` (README, "Timing threshold").
+FUSED_SLOWDOWN_LIMIT = 2.5
+
+#: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check
+#: stops as soon as more than half of the rounds fall on one side of the limit.
+TIMING_ROUNDS = 9
+
+#: Calls of each function per timing round (fresh inputs for every call).
+TIMING_CALLS = 15
+
+#: The band the timed shapes are drawn from at every round, (low, high) for n, d and h: many rows
+#: and small feature sizes make a Python loop over rows stand out against one matrix product.
+TIMING_BAND = {"n": (768, 1536), "d": (8, 24), "h": (16, 40)}
+
+#: Wall-time limit of one check group (seconds). A hanging or very slow student function fails
+#: that check group only; grading goes on with the next one.
+CHECK_TIME_LIMIT_S = 20.0
+
+#: Seconds a runner may take to start and to run the submission's notebook top to bottom.
+NOTEBOOK_TIME_LIMIT_S = 120.0
+
+#: Tolerances for ``torch.testing.assert_close`` against the float64 reference, by result dtype.
+TOLERANCES = {
+    "float32": {"rtol": 1e-5, "atol": 1e-4},
+    "float64": {"rtol": 1e-9, "atol": 1e-9},
+}
+
+#: How many fresh random draws each value check makes (same shape, new values).
+FRESH_DRAWS = 3
+
+#: Ranges of the fresh shapes drawn at every run: n rows, d inputs, h hidden units, T steps.
+SHAPE_RANGES = {"n": (2, 9), "d": (2, 7), "h": (2, 8), "T": (2, 6)}
+
+#: Limits of one runner: memory (address space) in MB, bytes it may write to one file, processes.
+RUNNER_MEMORY_MB = 6000
+RUNNER_FILE_MB = 64
+RUNNER_MAX_PROCESSES = 64
+
+#: What the judge accepts from a runner: header bytes, tensor bytes per message, log bytes kept.
+MAX_HEADER_BYTES = 1 << 16
+MAX_MESSAGE_BYTES = 64 << 20
+MAX_LOG_BYTES = 2 << 20

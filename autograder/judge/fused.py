@@ -1,0 +1,73 @@
+"""The ``fused`` group: read the runner's operator trace (an attestation) of a traced call.
+
+q3: exactly one matrix product, of contraction size K = d + h, and an operator count that does
+not grow with n (traced at two n: a loop over rows shows up even if each product is "fused").
+q4: one fused product per time step and the (d + h, h) weight built once.
+"""
+
+from .questions import CheckFailure
+
+#: operators that only relabel memory; they never build a new concatenated weight
+VIEW_OPS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alias", "unsqueeze",
+            "squeeze", "as_strided", "detach", "slice", "select", "reshape", "_reshape_alias",
+            "lift_fresh"}
+
+
+def _ops(attest) -> tuple:
+    ops, count = attest.get("ops"), attest.get("op_count")
+    if type(ops) is not list or type(count) is not int:
+        raise CheckFailure("the runner did not report an operator trace.")
+    clean = []
+    for op in ops:
+        if type(op) is not list or len(op) != 3 or type(op[0]) is not str:
+            raise CheckFailure("the runner reported a malformed operator trace.")
+        shape = tuple(op[1]) if type(op[1]) is list else None
+        clean.append((op[0], shape, op[2] if type(op[2]) is int else None))
+    return clean, count
+
+
+def matmuls(ops) -> list:
+    return [k for _, _, k in ops if k is not None]
+
+
+def judge(graded, traces) -> str:
+    """``traces``: [(sizes, attestation)] of traced calls, all with right results. Pass or raise."""
+    name = graded.function
+    (sizes, attest), *more = traces
+    ops, count = _ops(attest)
+    d, h = sizes["d"], sizes["h"]
+    ks, fused_k = matmuls(ops), d + h
+    if graded.spec.name == "q3_fused":
+        if ks == [fused_k]:
+            for other_sizes, other in more:
+                other_ops, other_count = _ops(other)
+                if other_count != count or matmuls(other_ops) != [fused_k]:
+                    raise CheckFailure(
+                        f"{name} ran {count} operators for n={sizes['n']} but {other_count} for n={other_sizes['n']}: "
+                        "the work grows with the number of rows, as in a loop over rows. Concatenate and multiply once.")
+            return f"one matrix product with inner size d + h = {fused_k}, {count} operators whatever n"
+        if sorted(ks) == sorted([d, h]):
+            raise CheckFailure(
+                f"{name} ran two matrix products (inner sizes d={d} and h={h}) and a sum: that is the separate "
+                "form. Concatenate X and H along dim 1 and W_xh and W_hh along dim 0, then multiply once: "
+                "(n, d+h) @ (d+h, h).")
+        if not ks:
+            raise CheckFailure(f"{name} ran no matrix product (no @, matmul, mm, addmm, einsum or linear); "
+                               "multiply the two concatenations with one matrix product.")
+        shown = ks if len(ks) <= 8 else ks[:8] + ["..."]
+        raise CheckFailure(
+            f"{name} ran {len(ks)} matrix product(s) with inner sizes {shown}; expected exactly one, of "
+            f"cat((X, H), 1) (n, {fused_k}) and cat((W_xh, W_hh), 0) ({fused_k}, h), inner size {fused_k}.")
+    T = sizes["T"]
+    if ks != [fused_k] * T:
+        shown = ks if len(ks) <= 8 else ks[:8] + ["..."]
+        raise CheckFailure(
+            f"{name} ran matrix products with inner sizes {shown} over T={T} steps; expected one fused product "
+            f"per step (inner size d + h = {fused_k}, {T} in all). Use the fused step cat((X_t, H), 1) @ W "
+            "inside the loop.")
+    built = [op for op, shape, _ in ops if shape == (fused_k, h) and op not in VIEW_OPS]
+    if len(built) != 1:
+        raise CheckFailure(
+            f"{name} built the concatenated weight ({fused_k}, {h}) {len(built)} times; concatenate W_xh and "
+            "W_hh once, before the loop over time steps, and reuse it.")
+    return f"{T} fused products, weights concatenated once"

@@ -1,0 +1,174 @@
+"""Gradescope's entry point: ``run_autograder`` runs this as root in ``/autograder``.
+
+1. Write a zero ``results.json`` at once: a crash or a timeout never means no results.
+2. Lock the judge's folders (``source/``, ``submission/``, ``results/``) to root.
+3. Read the student's notebook as text (from ``submission/``, or the export zip in it; the
+   zip's other files, ``.OTTER_LOG`` included, are never opened).
+4. Start runners as the unprivileged ``rnn-runner`` (created by ``setup.sh``) in a scratch home,
+   importing a copy of the runner's own modules only; grade with Otter's hidden test files.
+5. Kill every process of ``rnn-runner``, remove what it wrote, then write the results.
+"""
+
+import functools
+import json
+import os
+import pwd
+import shutil
+import sys
+import time
+import zipfile
+
+from .. import spec
+from ..config import MAX_MESSAGE_BYTES
+from . import references
+from .grade import grade
+from .runners import ReferenceRunner, UserRunner
+from .session import Session
+
+ROOT = "/autograder"
+RUNNER_USER = "rnn-runner"
+ASSIGNMENT = "rnn_hidden_state"
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the modules a runner needs; the judge's (references, checks, hidden tests) stay behind
+RUNNER_MODULES = ("__init__.py", "config.py", "spec.py", "wire.py", "runner")
+
+
+class NoNotebook(Exception):
+    pass
+
+
+def write_results(path: str, results: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def zero_results(message: str) -> dict:
+    return {"score": 0, "output": message,
+            "tests": [{"name": "Grading", "score": 0, "max_score": 0, "visibility": "visible", "output": message}]}
+
+
+def read_notebook(folder: str) -> tuple:
+    """``(text, file name)`` of the submission's notebook; raises NoNotebook saying why."""
+    names = sorted(os.listdir(folder))
+    notebooks = [n for n in names if n.endswith(".ipynb") and os.path.isfile(os.path.join(folder, n))]
+    for name in sorted(notebooks, key=lambda n: n != f"{ASSIGNMENT}.ipynb"):
+        path = os.path.join(folder, name)
+        if os.path.getsize(path) <= MAX_MESSAGE_BYTES:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read(), f"{ASSIGNMENT}.ipynb"
+    for name in (n for n in names if n.endswith(".zip")):
+        try:
+            with zipfile.ZipFile(os.path.join(folder, name)) as z:
+                members = [i for i in z.infolist() if i.filename.endswith(".ipynb") and "/" not in i.filename.strip("/")]
+                members.sort(key=lambda i: i.filename != f"{ASSIGNMENT}.ipynb")
+                if members and members[0].file_size <= MAX_MESSAGE_BYTES:
+                    with z.open(members[0]) as f:
+                        return f.read(MAX_MESSAGE_BYTES).decode("utf-8", "replace"), f"{ASSIGNMENT}.ipynb"
+        except (zipfile.BadZipFile, OSError, RuntimeError) as error:
+            raise NoNotebook(f"{name} is not a readable zip ({type(error).__name__})") from None
+    raise NoNotebook(f"no notebook found in the submission (expected {ASSIGNMENT}.ipynb or the export zip)")
+
+
+def runner_code(root: str) -> str:
+    """A root-owned, world-readable copy of the runner's modules; returns the folder to import from."""
+    code = os.path.join(root, "runner-code")
+    shutil.rmtree(code, ignore_errors=True)
+    package = os.path.join(code, "autograder")
+    os.makedirs(package)
+    for name in RUNNER_MODULES:
+        source = os.path.join(PACKAGE, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(package, name), ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, package)
+    for folder, dirs, files in os.walk(code):
+        os.chmod(folder, 0o755)
+        for f in files:
+            os.chmod(os.path.join(folder, f), 0o644)
+    return code
+
+
+def runner_home(root: str, uid: int, gid: int) -> str:
+    scratch = os.path.join(root, "runner")
+    shutil.rmtree(scratch, ignore_errors=True)
+    home = os.path.join(scratch, "home")
+    os.makedirs(home)
+    os.chmod(scratch, 0o711)
+    os.chown(home, uid, gid)
+    os.chmod(home, 0o700)
+    return home
+
+
+def remove_files_of(uid: int) -> None:
+    """What the runner user left in the world-writable folders."""
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(folder, entry)
+            try:
+                if os.lstat(path).st_uid != uid:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
+            except OSError:
+                pass
+
+
+def otter_config(root: str):
+    from otter.run.run_autograder.autograder_config import AutograderConfig
+    with open(os.path.join(root, "source", "otter_config.json")) as f:
+        return AutograderConfig(json.load(f))
+
+
+def main(root: str = ROOT) -> int:
+    t0 = time.monotonic()
+    results_path = os.path.join(root, "results", "results.json")
+    os.makedirs(os.path.dirname(results_path), exist_ok=True)
+    write_results(results_path, zero_results("Grading did not finish; your instructor has been told."))
+    for name in ("source", "submission", "results"):
+        os.chmod(os.path.join(root, name), 0o700)
+    try:
+        user = pwd.getpwnam(RUNNER_USER)
+    except KeyError:
+        write_results(results_path, zero_results(f"The autograder is not set up: no user {RUNNER_USER} "
+                                                 "(setup.sh creates it). Please tell your instructor."))
+        return 1
+    try:
+        text, filename = read_notebook(os.path.join(root, "submission"))
+    except NoNotebook as error:
+        write_results(results_path, zero_results(f"Nothing to grade: {error}."))
+        return 0
+    home = runner_home(root, user.pw_uid, user.pw_gid)
+    code = runner_code(root)
+    core = max(os.sched_getaffinity(0))
+    session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename)
+    session.reference = functools.cache(lambda: ReferenceRunner({spec.QUESTIONS["q3_fused"].function: references.fused}, core))
+    try:
+        results = grade(session, os.path.join(root, "source", "tests"))
+    finally:
+        session.stop()
+        if session.reference.cache_info().currsize:
+            session.reference().kill()
+        remove_files_of(user.pw_uid)
+        shutil.rmtree(os.path.dirname(home), ignore_errors=True)
+    output = session.output()
+    out = results.to_gradescope_dict(otter_config(root))
+    status = f"Graded in {time.monotonic() - t0:.1f} s ({session.env_note})."
+    if session.fatal:
+        status += f"\nThe notebook could not be graded: {session.fatal}"
+    out["output"] = status
+    write_results(results_path, out)
+    print(status)
+    print(output[-5000:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The judge's handles on runners: start them, talk to them, stop them, kill them.
+
+A runner is reached only through the two pipes the judge created for it (:class:`Channel`).
+Three ways to start one, all behind :class:`Runner`:
+
+- :class:`UserRunner`: a fresh ``python -m autograder.runner`` as an unprivileged user, through
+  ``setpriv`` (Gradescope: the user ``setup.sh`` created; ``--unsafe`` batch grading: no switch);
+- :class:`SandboxRunner`: a runner forked by a zygote inside a bubblewrap sandbox (batch grading),
+  see :class:`Sandbox`;
+- :class:`ReferenceRunner`: a fork of the judge itself serving the reference functions; no
+  submission code ever runs in it. The timing check times it exactly like the student's runner.
+"""
+
+import fcntl
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+
+from .. import wire
+from ..config import MAX_LOG_BYTES
+
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class RunnerFailure(Exception):
+    """The runner did not answer properly: it timed out, died or broke the protocol."""
+
+
+class Channel:
+    """The judge's ends of a runner's two pipes; every exchange has a deadline."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, requests_w: int, replies_r: int):
+        os.set_blocking(requests_w, False)
+        self.requests_w, self.replies_r = requests_w, replies_r
+
+    def send(self, header: dict, blobs=(), timeout: float = 30.0) -> None:
+        wire.send(self.requests_w, header, blobs, time.monotonic() + timeout)
+
+    def recv(self, timeout: float) -> tuple:
+        return wire.recv(self.replies_r, time.monotonic() + timeout)
+
+    def request(self, header: dict, blobs=(), timeout: float = 30.0) -> tuple:
+        """Send a request and return the reply that carries its id, within ``timeout`` in all."""
+        deadline = time.monotonic() + timeout
+        header = {**header, "id": next(self._ids)}
+        wire.send(self.requests_w, header, blobs, deadline)
+        reply, reply_blobs = wire.recv(self.replies_r, deadline)
+        if reply.get("id") != header["id"]:
+            raise wire.WireError("a reply that does not answer the request")
+        return reply, reply_blobs
+
+    def timed_request(self, header: dict, blobs=(), timeout: float = 30.0) -> tuple:
+        """``(reply, blobs, seconds)``: the seconds from the first byte sent to the last received.
+
+        The message is encoded before the clock starts and decoded after it stops.
+        """
+        deadline = time.monotonic() + timeout
+        header = {**header, "id": next(self._ids)}
+        data = wire.encode(header, blobs)
+        t0 = time.perf_counter()
+        wire.send_encoded(self.requests_w, data, deadline)
+        reply, reply_blobs = wire.recv(self.replies_r, deadline)
+        seconds = time.perf_counter() - t0
+        if reply.get("id") != header["id"]:
+            raise wire.WireError("a reply that does not answer the request")
+        return reply, reply_blobs, seconds
+
+    def close(self) -> None:
+        for fd in (self.requests_w, self.replies_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _pipes():
+    """(runner's requests_r, judge's requests_w, judge's replies_r, runner's replies_w)."""
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    for fd in (requests_w, replies_r):
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+    return requests_r, requests_w, replies_r, replies_w
+
+
+def signal_all(processes, sig) -> list:
+    """Send ``sig`` to every process, again and again until no new one appears (a stopped or
+    killed process cannot fork). ``processes`` is a callable listing them. Returns those seen."""
+    seen = {}
+    for _ in range(100):
+        fresh = [p for p in processes() if p.pid not in seen or sig == signal.SIGKILL]
+        if not fresh:
+            break
+        for p in fresh:
+            seen[p.pid] = p
+            try:
+                p.send_signal(sig)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        if sig == signal.SIGKILL:
+            psutil.wait_procs(fresh, timeout=0.5)
+    return list(seen.values())
+
+
+class Runner:
+    """One runner process (and whatever it started): channel, pause, resume, kill, output."""
+
+    channel: Channel
+    log_path: str = None
+
+    def processes(self) -> list:  # every process the submission may control
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        self._paused = signal_all(self.processes, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for p in getattr(self, "_paused", []):
+            try:
+                p.send_signal(signal.SIGCONT)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        self._paused = []
+
+    def kill(self) -> None:
+        signal_all(self.processes, signal.SIGSTOP)
+        signal_all(self.processes, signal.SIGKILL)
+        self.channel.close()
+
+    def output(self) -> str:
+        """What the runner printed (its first ``MAX_LOG_BYTES``), as text; read, never run."""
+        if not self.log_path:
+            return ""
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read(MAX_LOG_BYTES + 1)
+        except OSError:
+            return ""
+        text = data[:MAX_LOG_BYTES].decode("utf-8", "replace")
+        return text + ("\n[output truncated]\n" if len(data) > MAX_LOG_BYTES else "")
+
+
+def runner_env(home: str, code_dir: str) -> dict:
+    """A small, explicit environment: nothing of the judge's leaks into a runner."""
+    return {"PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin", "HOME": home,
+            "TMPDIR": home, "MPLCONFIGDIR": home, "IPYTHONDIR": home, "MPLBACKEND": "Agg",
+            "PYTHONPATH": code_dir, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1"}
+
+
+class UserRunner(Runner):
+    """A fresh runner process, as ``user`` (through setpriv) when given, in ``home``.
+
+    ``code_dir`` holds the ``autograder`` package the runner imports (on Gradescope a copy of the
+    runner's own modules only). Its processes are all those of ``user``; without a user, those
+    in the runner's process tree (the unsafe mode's best effort).
+    """
+
+    def __init__(self, home: str, code_dir: str, user: str = None, memory_mb: int = None, core: int = None):
+        requests_r, requests_w, replies_r, replies_w = _pipes()
+        self.log_path = os.path.join(os.path.dirname(home), "runner-output.log")
+        log = open(self.log_path, "ab")
+        prefix = []
+        self.uid = None
+        if user:
+            import pwd
+            entry = pwd.getpwnam(user)
+            self.uid = entry.pw_uid
+            prefix = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
+                      "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
+        cmd = [*prefix, sys.executable, "-s", "-m", "autograder.runner",
+               "--requests", str(requests_r), "--replies", str(replies_w)]
+        from ..runner.__main__ import limit
+
+        def before_exec():
+            limit(memory_mb) if memory_mb else limit()
+            if core is not None:
+                os.sched_setaffinity(0, {core})
+
+        self.proc = subprocess.Popen(cmd, cwd=home, env=runner_env(home, code_dir), stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT, pass_fds=(requests_r, replies_w),
+                                     start_new_session=True, preexec_fn=before_exec)
+        log.close()
+        os.close(requests_r)
+        os.close(replies_w)
+        self.channel = Channel(requests_w, replies_r)
+
+    def processes(self) -> list:
+        if self.uid is not None:
+            return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and self.uid in p.info["uids"]]
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self) -> None:
+        super().kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class ReferenceRunner(Runner):
+    """A fork of the judge that serves ``functions`` (reference code only), on ``core``."""
+
+    def __init__(self, functions: dict, core: int = None):
+        requests_r, requests_w, replies_r, replies_w = _pipes()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(requests_w)
+                os.close(replies_r)
+                import torch
+                torch.set_num_threads(1)
+                if core is not None:
+                    os.sched_setaffinity(0, {core})
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                from ..runner.serve import serve
+                serve(requests_r, replies_w, functions)
+            finally:
+                os._exit(0)
+        os.close(requests_r)
+        os.close(replies_w)
+        self.pid = pid
+        self.channel = Channel(requests_w, replies_r)
+
+    def processes(self) -> list:
+        return []
+
+    def kill(self) -> None:
+        self.channel.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+class Sandbox:
+    """A bubblewrap sandbox holding a warm zygote that forks one runner per submission.
+
+    The sandbox binds read-only only what Python needs (the interpreter, its packages, system
+    libraries) and a copy of the runner's own modules; its one writable place is a size-capped
+    tmpfs. It has its own user (65534, no capabilities), pid, network, IPC and UTS namespaces.
+    """
+
+    def __init__(self, bwrap_cmd: list, scratch: str, core: int = None, preexec_fn=None):
+        self.scratch, self.core = scratch, core
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.control = parent
+        cmd = [*bwrap_cmd, sys.executable, "-s", "-m", "autograder.runner", "--zygote",
+               "--control", str(child.fileno()), "--scratch", "/tmp"]
+        self.log = open(os.path.join(scratch, "sandbox.log"), "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                     pass_fds=(child.fileno(),), start_new_session=True, preexec_fn=preexec_fn)
+        child.close()
+        self.infrastructure = set()
+        self.jobs = itertools.count(1)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        self.control.settimeout(timeout)
+        try:
+            ready = self.control.recv(1)
+        except (socket.timeout, OSError):
+            ready = b""
+        self.control.settimeout(None)
+        if ready != b"R":
+            self.close()
+            with open(self.log.name, "rb") as f:
+                tail = f.read()[-2000:].decode(errors="replace")
+            raise RunnerFailure(f"the grading sandbox did not start:\n{tail}")
+        self.infrastructure = {p.pid for p in self.tree()}
+
+    def tree(self) -> list:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def alive(self) -> bool:
+        alive = {p.pid for p in self.tree() if p.status() != psutil.STATUS_ZOMBIE}
+        return self.proc.poll() is None and self.infrastructure <= alive
+
+    def start_runner(self, memory_mb: int) -> "SandboxRunner":
+        return SandboxRunner(self, memory_mb)
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self.control.close()
+        self.log.close()
+
+
+class SandboxRunner(Runner):
+    """One runner forked by the sandbox's zygote, reached through pipes the judge sent it."""
+
+    def __init__(self, sandbox: Sandbox, memory_mb: int):
+        self.sandbox = sandbox
+        requests_r, requests_w, replies_r, replies_w = _pipes()
+        self.log_path = os.path.join(sandbox.scratch, f"runner-{next(sandbox.jobs)}.log")
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            job = json.dumps({"memory_mb": memory_mb, "core": sandbox.core}).encode()
+            socket.send_fds(sandbox.control, [job], [requests_r, replies_w, log_fd])
+        finally:
+            for fd in (requests_r, replies_w, log_fd):
+                os.close(fd)
+        self.channel = Channel(requests_w, replies_r)
+
+    def processes(self) -> list:
+        return [p for p in self.sandbox.tree() if p.pid not in self.sandbox.infrastructure]
+
+    def kill(self) -> None:
+        super().kill()
+        try:
+            os.remove(self.log_path)
+        except OSError:
+            pass

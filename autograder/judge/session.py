@@ -1,0 +1,112 @@
+"""One submission's grading, as the judge sees it: its runner, its graded names, its outcomes.
+
+The runner is started lazily, runs the notebook once, then answers calls. A call that runs past
+its limit, a runner that dies or breaks the protocol: the runner is killed (with everything it
+started) and the next call starts a fresh one, so one hanging function costs only its own check.
+A notebook that cannot run at all is a *fatal* condition: every check then fails with its reason.
+"""
+
+import time
+
+from .. import spec, wire
+from ..config import CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S
+from .questions import CheckFailure
+from .runners import RunnerFailure
+
+#: the runner reports these as the kinds of the graded names
+NAME_KINDS = {"function", "value", "missing"}
+
+
+class Session:
+    def __init__(self, start_runner, notebook: str, filename: str):
+        self.start_runner = start_runner  # () -> Runner
+        self.notebook, self.filename = notebook, filename
+        self.runner = None
+        self.names = {}
+        self.fatal = None
+        self.outputs = []
+        self.outcomes = {}      # (question, group) -> (passed, message)
+        self.starts = 0
+        self.env_note = ""
+        self.cuda = False
+        self.log = []
+        self.reference = None  # () -> the reference runner (set by whoever grades)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def ensure(self):
+        """The running runner, started (and the notebook run) if needed; raises CheckFailure."""
+        if self.fatal:
+            raise CheckFailure(self.fatal)
+        if self.runner is not None:
+            return self.runner
+        self.starts += 1
+        runner = self.start_runner()
+        self.runner = runner
+        try:
+            hello, _ = runner.channel.recv(NOTEBOOK_TIME_LIMIT_S)
+            if hello.get("kind") != "hello":
+                raise wire.WireError("the runner did not say hello")
+            self.env_note = f"runner: Python {str(hello.get('python'))[:20]}, torch {str(hello.get('torch'))[:40]}"
+            self.cuda = hello.get("cuda") is True
+            runner.channel.send({"op": "notebook", "filename": self.filename}, [self.notebook.encode("utf-8")])
+            ready, _ = runner.channel.recv(NOTEBOOK_TIME_LIMIT_S)
+        except wire.WireTimeout:
+            self._fail_start(f"the notebook did not finish running within {NOTEBOOK_TIME_LIMIT_S:.0f} s "
+                             "(an endless loop or a long computation at the top level?)")
+        except (wire.WireError, OSError) as error:
+            self._fail_start("the notebook could not run: " + self._death(error))
+        if ready.get("kind") != "ready" or ready.get("error"):
+            self._fail_start(f"the submission is not a notebook that can run: {str(ready.get('error'))[:300]}")
+        names = ready.get("names")
+        if type(names) is not dict or set(names) != set(spec.GRADED_NAMES) or not set(names.values()) <= NAME_KINDS:
+            self._fail_start("the runner's answer about the notebook's names was malformed")
+        self.names = names
+        return runner
+
+    def _death(self, error) -> str:
+        if isinstance(error, wire.WireClosed):
+            return "the notebook ended its own process (sys.exit, os._exit, a crash, or out of memory?)"
+        return f"{type(error).__name__}: {error}"
+
+    def _fail_start(self, message: str):
+        self.fatal = message
+        self.stop()
+        raise CheckFailure(message)
+
+    def stop(self):
+        """Kill the runner and everything it started; keep what it printed."""
+        if self.runner is not None:
+            self.runner.kill()
+            self.outputs.append(self.runner.output())
+            self.runner = None
+
+    def output(self) -> str:
+        return "\n".join(o for o in self.outputs if o)
+
+    # --- requests ----------------------------------------------------------------------------
+    def request(self, header: dict, blobs=(), timeout: float = CHECK_TIME_LIMIT_S, runner=None) -> tuple:
+        runner = runner or self.ensure()
+        try:
+            return runner.channel.request(header, blobs, timeout)
+        except wire.WireTimeout:
+            self.stop()
+            raise RunnerFailure(f"no answer within {timeout:.0f} s: the function hangs or is far too slow "
+                                "(an endless loop, a sleep, a huge allocation?)") from None
+        except (wire.WireError, OSError) as error:
+            self.stop()
+            raise RunnerFailure(self._death(error) if isinstance(error, wire.WireClosed)
+                                else f"the runner broke the grading protocol ({error})") from None
+
+    def value(self, name: str):
+        self.ensure()
+        if self.names.get(name) == "missing":
+            raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.")
+        reply, _ = self.request({"op": "value", "name": name})
+        return reply.get("value")
+
+    def record(self, question: str, group: str, passed: bool, message: str) -> None:
+        self.outcomes[(question, group)] = (passed, message)
+        self.log.append((question, group, passed, message))
+
+    def deadline_left(self, started: float) -> float:
+        return max(0.5, CHECK_TIME_LIMIT_S - (time.monotonic() - started))

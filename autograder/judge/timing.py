@@ -1,0 +1,103 @@
+"""The timing threshold of ``hidden_state_fused``, measured by the judge from outside.
+
+Each round draws a shape in ``TIMING_BAND`` and times ``TIMING_CALLS`` calls of the student's
+function in its runner and as many of the reference fused step in the reference runner (a fork
+of the judge that never ran submission code), each call on fresh inputs and timed from the first
+byte sent to the last byte received, round trip included for both. While the reference runs,
+every process of the student's runner is stopped (SIGSTOP), so nothing the submission left
+running can slow the yardstick. Both runners use one thread on the same core. The round's ratio
+is the ratio of the per-call medians; the verdict is the median of the rounds, which stop as
+soon as its side of ``FUSED_SLOWDOWN_LIMIT`` is certain. Every timed result is verified.
+"""
+
+import time
+
+import torch
+
+from .. import wire
+from ..config import CHECK_TIME_LIMIT_S, FUSED_SLOWDOWN_LIMIT, TIMING_CALLS, TIMING_ROUNDS
+from .inputs import fresh_rng, step_inputs, timing_sizes
+from .questions import CheckFailure
+from .runners import RunnerFailure
+from .stand_ins import decode_reply
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
+    """Seconds of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs."""
+    from .checks import call_error, expect_results
+    seconds = []
+    for _ in range(TIMING_CALLS):
+        args = step_inputs(rng, sizes["n"], sizes["d"], sizes["h"], torch.float32)
+        metas, blobs = [], []
+        for t in args:
+            meta, raw = wire.tensor_blob(t, len(blobs))
+            metas.append(meta)
+            blobs.append(raw)
+        header = {"op": "call", "name": graded.function, "device": "cpu", "inputs": metas}
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RunnerFailure(f"the timed calls did not finish within {CHECK_TIME_LIMIT_S:.0f} s")
+        try:
+            reply, reply_blobs, took = runner.channel.timed_request(header, blobs, left)
+        except wire.WireTimeout:
+            raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed") from None
+        except (wire.WireError, OSError) as error:
+            raise RunnerFailure(f"the runner failed while being timed: {error}") from None
+        if verify:
+            decoded = decode_reply(reply, reply_blobs)
+            if not decoded.ok:
+                raise call_error(graded, decoded)
+            try:
+                expect_results(graded, decoded, args, sizes, "float32")
+            except CheckFailure as failure:
+                raise CheckFailure(f"at a timed size: {failure}") from None
+        seconds.append(took)
+    return seconds
+
+
+def measure(graded, proxy) -> list:
+    """Per-round ratios student / reference, stopping once the median's side is decided."""
+    session = proxy.session
+    student, reference = session.ensure(), session.reference()
+    rng = fresh_rng()
+    deadline = time.monotonic() + CHECK_TIME_LIMIT_S
+    ratios, needed = [], TIMING_ROUNDS // 2 + 1
+    for r in range(TIMING_ROUNDS):
+        sizes = timing_sizes(rng)
+        times = {}
+        for who in (("student", "reference") if r % 2 == 0 else ("reference", "student")):
+            if who == "student":
+                times[who] = _block(graded, proxy, student, sizes, rng, deadline, verify=True)
+                continue
+            student.pause()
+            try:
+                times[who] = _block(graded, proxy, reference, sizes, rng, deadline, verify=False)
+            finally:
+                student.resume()
+        ratios.append(_median(times["student"]) / max(_median(times["reference"]), 1e-9))
+        above = sum(x > FUSED_SLOWDOWN_LIMIT for x in ratios)
+        if above >= needed or len(ratios) - above >= needed:
+            break
+    return ratios
+
+
+def judge(graded, proxy) -> str:
+    """Pass or raise with the measured median ratio."""
+    try:
+        ratios = measure(graded, proxy)
+    except RunnerFailure as failure:
+        proxy.session.stop()
+        raise CheckFailure(f"{graded.function} failed while being timed: {failure}") from None
+    median = _median(ratios)
+    verdict = (f"{median:.2f}x the reference fused step (median of {len(ratios)} rounds of {TIMING_CALLS} calls, "
+               f"limit {FUSED_SLOWDOWN_LIMIT}x)")
+    if sum(x > FUSED_SLOWDOWN_LIMIT for x in ratios) > len(ratios) // 2:
+        raise CheckFailure(
+            f"{graded.function} took {verdict}. Likely cause: a Python loop over rows, a host round trip "
+            "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.")
+    return f"took {verdict}"

@@ -1,0 +1,128 @@
+"""``python -m autograder.runner``: one runner, or (``--zygote``) a warm parent of runners.
+
+One runner: ``--requests FD --replies FD`` are pipes from the judge. It says hello (versions, its
+user: the judge checks that the environment works for it), receives the notebook, runs it, says
+which graded names exist, then serves calls (:mod:`autograder.runner.serve`).
+
+Zygote (batch grading, inside the sandbox): imports everything once, makes itself non-dumpable
+(no runner it forks can read or trace its memory), then for every job received on ``--control``
+(a Unix socket from the judge, carrying the job's two pipes) wipes the scratch space and forks a
+fresh runner with its own session, limits and folder.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import sys
+
+from .. import spec, wire
+from ..config import RUNNER_FILE_MB, RUNNER_MAX_PROCESSES, RUNNER_MEMORY_MB
+
+
+def run_one(requests_fd: int, replies_fd: int) -> None:
+    import torch
+    torch.set_num_threads(1)  # timed the same way as the reference runner
+    wire.send(replies_fd, {"kind": "hello", "python": platform.python_version(), "torch": torch.__version__,
+                           "uid": os.getuid(), "cuda": torch.cuda.is_available()})
+    request, blobs = wire.recv(requests_fd)
+    from . import notebook
+    try:
+        namespace = notebook.run(blobs[0].decode("utf-8", "replace"), request["filename"])
+    except Exception as error:  # not a notebook: say so; there is nothing to grade
+        wire.send(replies_fd, {"kind": "ready", "error": f"{type(error).__name__}: {error}"[:500]})
+        return
+    names = {name: ("function" if callable(namespace[name]) else "value") if name in namespace else "missing"
+             for name in spec.GRADED_NAMES}
+    sys.stdout.flush()
+    wire.send(replies_fd, {"kind": "ready", "names": names})
+    from .serve import serve
+    serve(requests_fd, replies_fd, namespace)
+
+
+def limit(memory_mb: int = RUNNER_MEMORY_MB) -> None:
+    """Resource limits of one runner (inherited by what it starts)."""
+    size = memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    files = RUNNER_FILE_MB << 20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a flood fails its writes instead of dying
+
+
+def _wipe(folder: str) -> None:
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        for root, dirs, _ in os.walk(path):  # a runner may have taken its own permissions away
+            for d in dirs:
+                try:
+                    os.chmod(os.path.join(root, d), 0o700)
+                except OSError:
+                    pass
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+
+def zygote(control_fd: int, scratch: str) -> None:
+    import ctypes
+    from . import notebook
+    notebook.prepare()
+    import torch
+    torch.set_num_threads(1)
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: runners cannot ptrace or read it
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the kernel
+    control = socket.socket(fileno=control_fd)
+    control.sendall(b"R")
+    while True:
+        msg, fds, _, _ = socket.recv_fds(control, 1024, 3)
+        if not msg or len(fds) != 3:
+            return
+        job_config = json.loads(msg)
+        _wipe(scratch)
+        job = os.path.join(scratch, "job")
+        os.makedirs(job)
+        if os.fork() == 0:
+            control.close()
+            os.setsid()
+            os.dup2(fds[2], 1)
+            os.dup2(fds[2], 2)
+            os.close(fds[2])
+            os.chdir(job)
+            os.environ.update(HOME=job, TMPDIR=job, MPLCONFIGDIR=job, IPYTHONDIR=job)
+            limit(job_config["memory_mb"])
+            resource.setrlimit(resource.RLIMIT_NPROC, (RUNNER_MAX_PROCESSES * 4,) * 2)
+            if job_config.get("core") is not None:
+                os.sched_setaffinity(0, {job_config["core"]})
+            try:
+                run_one(fds[0], fds[1])
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int)
+    parser.add_argument("--replies", type=int)
+    parser.add_argument("--zygote", action="store_true")
+    parser.add_argument("--control", type=int)
+    parser.add_argument("--scratch", default="/tmp")
+    args = parser.parse_args(argv)
+    if args.zygote:
+        zygote(args.control, args.scratch)
+    else:
+        run_one(args.requests, args.replies)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Run a submission's notebook, top to bottom, in an IPython shell in this process.
+
+Cells tagged ``otter_ignore`` are skipped, as Otter skips them; Otter's ``export`` does nothing
+here (the submission is already exported). Public checks (``grader.check``) run as in the
+student's kernel; they carry no points.
+"""
+
+import os
+
+import nbformat
+
+
+def code_cells(text: str) -> list:
+    nb = nbformat.reads(text, as_version=4)
+    return [c.source for c in nb.cells
+            if c.cell_type == "code" and "otter_ignore" not in c.get("metadata", {}).get("tags", [])]
+
+
+def run(text: str, filename: str) -> dict:
+    """Run the notebook's code cells; returns the shell's namespace."""
+    cells = code_cells(text)
+    with open(filename, "w", encoding="utf-8") as f:  # otter.Notebook("<name>.ipynb") opens it
+        f.write(text)
+    import otter
+    otter.Notebook.export = lambda *args, **kwargs: None
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    for source in cells:
+        shell.run_cell(source, store_history=False, silent=False)
+    return shell.user_ns
+
+
+def prepare() -> None:
+    """Import what running a notebook needs, so that a forked runner starts warm."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import IPython.core.interactiveshell  # noqa: F401
+    import otter  # noqa: F401
+    import torch  # noqa: F401
+    import torch.utils._python_dispatch  # noqa: F401
