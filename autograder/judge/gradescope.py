@@ -16,25 +16,19 @@ import pwd
 import shutil
 import sys
 import time
-import zipfile
 
 from .. import spec
-from ..config import MAX_MESSAGE_BYTES
 from . import references
 from .grade import grade
 from .runners import ReferenceRunner, UserRunner
 from .session import Session
+from .submission import ASSIGNMENT, NoNotebook, read_folder
 
 ROOT = "/autograder"
 RUNNER_USER = "rnn-runner"
-ASSIGNMENT = "rnn_hidden_state"
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: the modules a runner needs; the judge's (references, checks, hidden tests) stay behind
 RUNNER_MODULES = ("__init__.py", "config.py", "spec.py", "wire.py", "runner")
-
-
-class NoNotebook(Exception):
-    pass
 
 
 def write_results(path: str, results: dict) -> None:
@@ -49,30 +43,9 @@ def zero_results(message: str) -> dict:
             "tests": [{"name": "Grading", "score": 0, "max_score": 0, "visibility": "visible", "output": message}]}
 
 
-def read_notebook(folder: str) -> tuple:
-    """``(text, file name)`` of the submission's notebook; raises NoNotebook saying why."""
-    names = sorted(os.listdir(folder))
-    notebooks = [n for n in names if n.endswith(".ipynb") and os.path.isfile(os.path.join(folder, n))]
-    for name in sorted(notebooks, key=lambda n: n != f"{ASSIGNMENT}.ipynb"):
-        path = os.path.join(folder, name)
-        if os.path.getsize(path) <= MAX_MESSAGE_BYTES:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read(), f"{ASSIGNMENT}.ipynb"
-    for name in (n for n in names if n.endswith(".zip")):
-        try:
-            with zipfile.ZipFile(os.path.join(folder, name)) as z:
-                members = [i for i in z.infolist() if i.filename.endswith(".ipynb") and "/" not in i.filename.strip("/")]
-                members.sort(key=lambda i: i.filename != f"{ASSIGNMENT}.ipynb")
-                if members and members[0].file_size <= MAX_MESSAGE_BYTES:
-                    with z.open(members[0]) as f:
-                        return f.read(MAX_MESSAGE_BYTES).decode("utf-8", "replace"), f"{ASSIGNMENT}.ipynb"
-        except (zipfile.BadZipFile, OSError, RuntimeError) as error:
-            raise NoNotebook(f"{name} is not a readable zip ({type(error).__name__})") from None
-    raise NoNotebook(f"no notebook found in the submission (expected {ASSIGNMENT}.ipynb or the export zip)")
-
-
 def runner_code(root: str) -> str:
-    """A root-owned, world-readable copy of the runner's modules; returns the folder to import from."""
+    """A root-owned, world-readable copy of the runner's modules in ``root``/runner-code;
+    returns the folder to import from."""
     code = os.path.join(root, "runner-code")
     shutil.rmtree(code, ignore_errors=True)
     package = os.path.join(code, "autograder")
@@ -140,8 +113,9 @@ def main(root: str = ROOT) -> int:
         write_results(results_path, zero_results(f"The autograder is not set up: no user {RUNNER_USER} "
                                                  "(setup.sh creates it). Please tell your instructor."))
         return 1
+    filename = f"{ASSIGNMENT}.ipynb"
     try:
-        text, filename = read_notebook(os.path.join(root, "submission"))
+        text = read_folder(os.path.join(root, "submission"))
     except NoNotebook as error:
         write_results(results_path, zero_results(f"Nothing to grade: {error}."))
         return 0

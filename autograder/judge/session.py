@@ -18,8 +18,9 @@ NAME_KINDS = {"function", "value", "missing"}
 
 
 class Session:
-    def __init__(self, start_runner, notebook: str, filename: str):
+    def __init__(self, start_runner, notebook: str, filename: str, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S):
         self.start_runner = start_runner  # () -> Runner
+        self.notebook_limit = notebook_limit
         self.notebook, self.filename = notebook, filename
         self.runner = None
         self.names = {}
@@ -40,18 +41,22 @@ class Session:
         if self.runner is not None:
             return self.runner
         self.starts += 1
-        runner = self.start_runner()
+        try:
+            runner = self.start_runner()
+        except (OSError, RunnerFailure) as error:
+            self.fatal = f"error: the grader could not start a runner ({error}); grade this submission again"
+            raise CheckFailure(self.fatal) from None
         self.runner = runner
         try:
-            hello, _ = runner.channel.recv(NOTEBOOK_TIME_LIMIT_S)
+            hello, _ = runner.channel.recv(self.notebook_limit)
             if hello.get("kind") != "hello":
                 raise wire.WireError("the runner did not say hello")
             self.env_note = f"runner: Python {str(hello.get('python'))[:20]}, torch {str(hello.get('torch'))[:40]}"
             self.cuda = hello.get("cuda") is True
             runner.channel.send({"op": "notebook", "filename": self.filename}, [self.notebook.encode("utf-8")])
-            ready, _ = runner.channel.recv(NOTEBOOK_TIME_LIMIT_S)
+            ready, _ = runner.channel.recv(self.notebook_limit)
         except wire.WireTimeout:
-            self._fail_start(f"the notebook did not finish running within {NOTEBOOK_TIME_LIMIT_S:.0f} s "
+            self._fail_start(f"timeout: the notebook did not finish running within {self.notebook_limit:.0f} s "
                              "(an endless loop or a long computation at the top level?)")
         except (wire.WireError, OSError) as error:
             self._fail_start("the notebook could not run: " + self._death(error))
