@@ -45,6 +45,6 @@ RUNNER_FILE_MB = 64
 RUNNER_MAX_PROCESSES = 64
 
 #: What the judge accepts from a runner: header bytes, tensor bytes per message, log bytes kept.
-MAX_HEADER_BYTES = 1 << 16
+MAX_HEADER_BYTES = 1 << 18
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_LOG_BYTES = 2 << 20

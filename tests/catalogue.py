@@ -1,11 +1,11 @@
 """Student variants with the points each must get, graded through the real autograder.
 
 Each variant replaces one function of the solution (the rest of the notebook stays correct).
-``points`` is that question's expected score out of q2 5, q3 8, q4 7 (and a variant that replaces
-library functions in the notebook's own process, at the top or when the public check calls it,
-voids the hidden checks of its own and every later function question: ``voids_notebook``):
-values 3 (4 for q4), inputs 1, devices 1, fused 2 (1 for q4), timing 1. A group gives points only
-to a function whose results are right, so a wrong answer scores 0 whatever else it does.
+``points`` is that question's expected score out of q2 5, q3 8, q4 7: values 3 (4 for q4),
+inputs 1, devices 1, fused 2 (1 for q4), timing 1. The attested groups (inputs, devices, fused)
+pay only when values passed (q3's fused also needs timing), so a wrong answer scores 0 whatever
+else it does. Replacing library functions changes nothing: they are replaced in the runner, and
+the judge, which decides, never ran the submission's code.
 Used by tests/test_catalogue.py (CPU, through the zip) and autograder/gpu_check.py (CUDA).
 """
 
@@ -24,8 +24,6 @@ class Variant:
     points: int
     top: str = ""       # notebook code before the function (top-level tampering)
     device_sensitive: bool = False
-    voids_notebook: bool = False  # replaces library functions in the notebook's own process: from
-                                  # then on (this question and the later ones) no hidden check counts
 
     def source(self) -> str:
         head = f"def {FUNCTION[self.question]}({ARGS[self.question]}):\n"
@@ -58,18 +56,18 @@ VARIANTS = [
     v("sep_elementwise", S, "return X * W_xh + H @ W_hh", 0),
     v("sep_transposed", S, "return X @ W_xh + H @ W_hh.T", 0),
     v("sep_missing_term", S, "return H @ W_hh", 0),
-    v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 1),  # float32 CPU + meta pass: devices only
+    v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 0),
     v("sep_numpy_result", S, "return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()", 0),
     v("sep_numpy_roundtrip", S, "return torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy())", 4, device_sensitive=True),
     v("sep_inplace_H", S, "H[:] = H @ W_hh\nreturn X @ W_xh + H", 4),
     # a cache keyed by shapes: right on first calls (inputs), wrong on fresh draws and on meta
-    v("sep_cached", S, "global _cache\nkey = (X.shape, H.shape)\ntry:\n    return _cache[key]\nexcept NameError:\n    _cache = {}\nexcept KeyError:\n    pass\n_cache[key] = X @ W_xh + H @ W_hh\nreturn _cache[key]", 1),
+    v("sep_cached", S, "global _cache\nkey = (X.shape, H.shape)\ntry:\n    return _cache[key]\nexcept NameError:\n    _cache = {}\nexcept KeyError:\n    pass\n_cache[key] = X @ W_xh + H @ W_hh\nreturn _cache[key]", 0),
     v("sep_cpu", S, "return (X @ W_xh + H @ W_hh).cpu()", 4, device_sensitive=True),
     v("sep_hardcoded_device", S, "return torch.zeros(X.shape[0], W_xh.shape[1], dtype=X.dtype, device='cpu') + X @ W_xh + H @ W_hh", 4, device_sensitive=True),
     v("sep_subclass", S, "class Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\nreturn (X @ W_xh).as_subclass(Liar)", 0),
-    v("sep_tamper_assert_close", S, "torch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nreturn X @ W_xh", 0, voids_notebook=True),
+    v("sep_tamper_assert_close", S, "torch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nreturn X @ W_xh", 0),
     v("sep_tamper_top_level", S, "return X @ W_xh", 0,
-      top="import torch, numpy\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nnumpy.allclose = lambda *a, **k: True", voids_notebook=True),
+      top="import torch, numpy\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nnumpy.allclose = lambda *a, **k: True"),
     v("sep_inspect_caller", S, "import inspect\nframe = inspect.currentframe().f_back\nwhile frame is not None:\n    for value in frame.f_locals.values():\n        if isinstance(value, torch.Tensor) and value.shape == (X.shape[0], W_hh.shape[1]) and value is not H:\n            return value\n    frame = frame.f_back\nreturn torch.zeros_like(H)", 0),
     # --- q3: every correct style gets 8
     v("fused_at", Fu, "return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 8),
@@ -83,8 +81,8 @@ VARIANTS = [
     v("fused_wrong_axis", Fu, "return torch.cat((X, H), 0) @ torch.cat((W_xh, W_hh), 1)", 0),
     v("fused_wrong_order", Fu, "return torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)", 0),
     v("fused_row_loop", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5),
-    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 7),
-    v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 0, voids_notebook=True),
+    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 5),
+    v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5),
     # --- q4: correct styles get 7
     v("rnn_loop", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W"), 7),
     v("rnn_iter_linear", R, "W = torch.cat((W_xh, W_hh), dim=0)\nH, outs = H0, []\nfor X_t in X:\n    H = torch.tanh(F.linear(torch.cat((X_t, H), -1), W.T, b_h))\n    outs.append(H)\nreturn torch.stack(outs), H", 7),

@@ -1,15 +1,15 @@
-"""Gradescope's layout: source/ (the autograder zip), submission/ (the student's export zip,
-extracted), results/; Otter's run_autograder entry point; results.json per Gradescope's spec."""
+"""The Gradescope path, as Gradescope runs it: the zip's own run_autograder, as root, in an
+/autograder layout (tests/gradescope_layout.py); results.json per Gradescope's specification."""
 
-import json
-import subprocess
-import sys
-import time
-import zipfile
+import pytest
 
-from conftest import FULL, ZIP
+import gradescope_layout
+from conftest import FULL
 
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+needs_root_and_bwrap = pytest.mark.skipif(not gradescope_layout.available(),
+                                          reason="the Gradescope layout needs root, bubblewrap and setpriv")
 
 
 def validate_results(results: dict) -> None:
@@ -27,38 +27,41 @@ def validate_results(results: dict) -> None:
     assert results.get("stdout_visibility", "hidden") in VISIBILITIES
 
 
-def run_gradescope(tmp_path, export_zip):
-    ag = tmp_path / "autograder"
-    for sub in ("source", "submission", "results"):
-        (ag / sub).mkdir(parents=True)
-    with zipfile.ZipFile(ZIP) as z:
-        z.extractall(ag / "source")
-    with zipfile.ZipFile(export_zip) as z:  # Gradescope unpacks the upload into submission/
-        z.extractall(ag / "submission")
-    (ag / "submission_metadata.json").write_text("{}")
-    t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", "import sys; from otter.run.run_autograder import main; main(sys.argv[1])",
-                           str(ag)], cwd=ag, capture_output=True, text=True, timeout=600)
-    seconds = time.monotonic() - t0
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((ag / "results" / "results.json").read_text()), seconds
+def scores(results) -> dict:
+    return {t["name"]: t.get("score") for t in results["tests"]}
 
 
-def test_export_zip_grades_to_full_marks_in_gradescope_layout(executed_solution, tmp_path):
+@needs_root_and_bwrap
+def test_export_zip_grades_to_full_marks_with_the_zips_own_run_autograder(executed_solution, tmp_path):
     _, _, folder = executed_solution
     (export,) = folder.glob("rnn_hidden_state_*.zip")
-    results, seconds = run_gradescope(tmp_path, export)
+    results, seconds, done = gradescope_layout.run(tmp_path, export)
+    assert done.returncode == 0, done.stderr[-3000:]
     validate_results(results)
     by_name = {t["name"]: t for t in results["tests"]}
+    assert "Public Tests" not in by_name, "the judge does not run public checks: it must not report on them"
     for question, points in FULL.items():
         assert by_name[question]["score"] == points, by_name[question].get("output")
         assert by_name[question]["max_score"] == points
         assert by_name[question]["visibility"] == "after_published", "hidden results stay hidden until grades are published"
+        assert "run_path" not in by_name[question]["output"] and "Error at line" not in by_name[question]["output"]
     print(f"Gradescope-layout grading of one submission: {seconds:.1f} s")
 
 
+@needs_root_and_bwrap
+def test_partly_wrong_notebook_gets_its_points_and_says_why(tmp_path):
+    from conftest import ROOT
+    import shutil
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", sub / "rnn_hidden_state.ipynb")
+    results, _, done = gradescope_layout.run(tmp_path, sub / "rnn_hidden_state.ipynb")
+    assert scores(results) == {"q1_shapes": 2, "q2_separate": 5, "q3_fused": 6, "q4_rnn_forward": 6}
+    q3 = next(t for t in results["tests"] if t["name"] == "q3_fused")["output"]
+    assert "separate form" in q3
+
+
 def test_validator_rejects_a_malformed_result():
-    import pytest
     with pytest.raises(AssertionError):
         validate_results({"tests": [{"name": "q1", "score": 3, "max_score": 2, "visibility": "visible"}]})
     with pytest.raises(AssertionError):

@@ -16,6 +16,7 @@ from .. import spec
 from ..judge import references
 from ..judge.gradescope import runner_code
 from ..judge.grade import grade as run_tests
+from ..judge.grade import gradescope_dict
 from ..judge.runners import ReferenceRunner, RunnerFailure, Sandbox, UserRunner
 from ..judge.session import Session
 from ..judge.submission import ASSIGNMENT, NoNotebook, read_file
@@ -93,7 +94,7 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
             if leftover.startswith("job-"):
                 shutil.rmtree(os.path.join(_WORKER["scratch"], leftover), ignore_errors=True)
     from otter.run.run_autograder.autograder_config import AutograderConfig
-    out = results.to_gradescope_dict(AutograderConfig(_WORKER["config"]))
+    out = gradescope_dict(results, AutograderConfig(_WORKER["config"]))
     status = "graded" if not session.fatal else f"error: {session.fatal}"
     if _WORKER["unsafe"]:
         status += " (unsafe: no sandbox)"

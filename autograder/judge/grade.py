@@ -89,8 +89,8 @@ def _apply_gates(tf) -> None:
         if result.passed and missing:
             tf.test_case_results[i] = TestCaseResult(
                 test_case=result.test_case, passed=False,
-                message=f"❌ {group}: {message}; but it counts only once {' and '.join(missing)} pass"
-                        f"{'es' if len(missing) == 1 else ''}, and {' and '.join(missing)} did not.")
+                message=f"❌ {group}: {message}; but this group counts only once "
+                        f"{' and '.join(missing)} passed, which did not.")
 
 
 def grade(session, tests_dir: str) -> GradingResults:
@@ -105,3 +105,11 @@ def grade(session, tests_dir: str) -> GradingResults:
         _apply_gates(tf)
         files.append(tf)
     return GradingResults(files)
+
+
+def gradescope_dict(results: GradingResults, config) -> dict:
+    """Otter's results.json, without its "Public Tests" summary: public checks run in the
+    student's kernel, not in the judge, so the judge has nothing to say about them."""
+    out = results.to_gradescope_dict(config)
+    out["tests"] = [t for t in out["tests"] if t.get("name") != "Public Tests"]
+    return out

@@ -19,7 +19,7 @@ import time
 
 from .. import spec
 from . import references
-from .grade import grade
+from .grade import grade, gradescope_dict
 from .runners import ReferenceRunner, UserRunner
 from .session import Session
 from .submission import ASSIGNMENT, NoNotebook, read_folder
@@ -133,7 +133,7 @@ def main(root: str = ROOT) -> int:
         remove_files_of(user.pw_uid)
         shutil.rmtree(os.path.dirname(home), ignore_errors=True)
     output = session.output()
-    out = results.to_gradescope_dict(otter_config(root))
+    out = gradescope_dict(results, otter_config(root))
     status = f"Graded in {time.monotonic() - t0:.1f} s ({session.env_note})."
     if session.fatal:
         status += f"\nThe notebook could not be graded: {session.fatal}"

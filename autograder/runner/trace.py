@@ -13,7 +13,7 @@ MATMUL_OPS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "mv": 0, "addmv": 1, 
               "dot": 0, "vdot": 0, "_addmm_activation": 1}
 
 #: operators recorded at most; a longer trace says so
-MAX_OPS = 20000
+MAX_OPS = 1000
 
 
 class OpTrace(TorchDispatchMode):

@@ -1,0 +1,173 @@
+"""The judge's checks and the wire, in-process: verdicts, message words, and what the judge
+refuses to read (fast feedback; the catalogue grades the same code through the real zip)."""
+
+import functools
+import json
+import os
+import struct
+import threading
+import time
+
+import pytest
+import torch
+
+from autograder import spec, wire
+from autograder.judge import checks, references
+from autograder.judge.questions import GRADED, CheckFailure
+from autograder.judge.runners import ReferenceRunner
+from autograder.judge.session import Session
+from autograder.judge.stand_ins import FunctionProxy
+
+
+class LocalSession(Session):
+    """A session whose runner is a fork of this process serving plain functions."""
+
+    def __init__(self, functions):
+        super().__init__(None, "", "rnn_hidden_state.ipynb")
+        self.functions = functions
+        self.reference = functools.cache(lambda: ReferenceRunner({"hidden_state_fused": references.fused}))
+
+    def ensure(self):
+        if self.runner is None:
+            self.runner = ReferenceRunner(self.functions)
+            self.names = {n: "function" if n in self.functions else "missing" for n in spec.GRADED_NAMES}
+        return self.runner
+
+
+def run(question, group, func):
+    session = LocalSession({GRADED[question].function: func})
+    try:
+        return checks.GROUPS[group](GRADED[question], FunctionProxy(session, GRADED[question]))
+    finally:
+        session.stop()
+        if session.reference.cache_info().currsize:
+            session.reference().kill()
+
+
+def separate(X, W_xh, H, W_hh):
+    return X @ W_xh + H @ W_hh
+
+
+def fused(X, W_xh, H, W_hh):
+    return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)
+
+
+def test_correct_functions_pass_every_group():
+    for group in ("values", "inputs", "devices"):
+        run("q2_separate", group, separate)
+    for group in ("values", "inputs", "devices", "fused", "timing"):
+        run("q3_fused", group, fused)
+
+
+def test_a_transposed_weight_is_named():
+    with pytest.raises(CheckFailure, match="W_hh is transposed"):
+        run("q2_separate", "values", lambda X, W_xh, H, W_hh: X @ W_xh + H @ W_hh.T)
+
+
+def test_a_shape_error_says_expected_and_got():
+    with pytest.raises(CheckFailure, match=r"expected shape \(\d+, \d+\) = \(n, h\), got"):
+        run("q2_separate", "values", lambda X, W_xh, H, W_hh: torch.cat((X, H), 1))
+
+
+def test_the_separate_form_fails_the_fused_trace_with_its_name():
+    with pytest.raises(CheckFailure, match="that is the separate form"):
+        run("q3_fused", "fused", separate)
+
+
+def test_a_dtype_change_is_named():
+    with pytest.raises(CheckFailure, match="expected dtype torch.float64"):
+        run("q2_separate", "values", lambda *a: separate(*a).float())
+
+
+def test_a_memo_of_the_last_result_fails_on_fresh_inputs():
+    last = {}
+
+    def memo(X, W_xh, H, W_hh):
+        key = tuple(X.shape)
+        if key not in last:
+            last[key] = fused(X, W_xh, H, W_hh)
+        return last[key]
+    with pytest.raises(CheckFailure, match="do not cache"):
+        run("q3_fused", "values", memo)
+
+
+def test_a_row_loop_fails_timing_and_the_trace_at_two_n():
+    def loop(X, W_xh, H, W_hh):
+        XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)
+        return torch.stack([XH[i:i + 1] @ W for i in range(XH.shape[0])]).reshape(X.shape[0], -1)
+    with pytest.raises(CheckFailure, match="limit"):
+        run("q3_fused", "timing", loop)
+    with pytest.raises(CheckFailure):
+        run("q3_fused", "fused", loop)
+
+
+def test_a_hanging_call_fails_its_group_within_the_limit():
+    from autograder.config import CHECK_TIME_LIMIT_S
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match=f"no answer within {CHECK_TIME_LIMIT_S:.0f} s"):
+        run("q2_separate", "values", lambda *a: time.sleep(600))
+    assert time.monotonic() - t0 < CHECK_TIME_LIMIT_S + 10
+
+
+# --- the wire: what the judge refuses to read -------------------------------------------------
+
+def frame(header_bytes: bytes, tail: bytes = b"") -> bytes:
+    return struct.pack(">I", len(header_bytes)) + header_bytes + tail
+
+
+def read(data: bytes, timeout=2.0):
+    r, w = os.pipe()
+    threading.Thread(target=lambda: (os.write(w, data), os.close(w)), daemon=True).start()
+    try:
+        return wire.recv(r, time.monotonic() + timeout)
+    finally:
+        os.close(r)
+
+
+@pytest.mark.parametrize("data, words", [
+    (frame(b'{"x": NaN}'), "malformed header"),
+    (frame(b"[1, 2]"), "not a JSON object"),
+    (frame(b"\xff\xfe"), "malformed header"),
+    (struct.pack(">I", 1 << 30), "exceeds the cap"),
+    (frame(json.dumps({"blobs": [1 << 40]}).encode()), "exceeds the cap"),
+    (frame(json.dumps({"blobs": [-1]}).encode()), "malformed blob sizes"),
+])
+def test_malformed_or_oversized_messages_are_refused(data, words):
+    with pytest.raises(wire.WireError, match=words):
+        read(data)
+
+
+def test_a_dripping_sender_runs_out_of_time():
+    r, w = os.pipe()
+
+    def drip():
+        for byte in frame(b'{"kind": "hello"}'):
+            time.sleep(0.2)
+            try:
+                os.write(w, bytes([byte]))
+            except OSError:
+                return
+    threading.Thread(target=drip, daemon=True).start()
+    t0 = time.monotonic()
+    with pytest.raises(wire.WireTimeout):
+        wire.recv(r, time.monotonic() + 1.0)
+    assert time.monotonic() - t0 < 2
+    os.close(r)
+
+
+@pytest.mark.parametrize("meta, blob, words", [
+    ({"dtype": "int64", "shape": [2], "blob": 0}, b"\0" * 16, "dtype not accepted"),
+    ({"dtype": "float32", "shape": [3], "blob": 0}, b"\0" * 8, "do not match"),
+    ({"dtype": "float32", "shape": [1, 1, 1, 1, 1], "blob": 0}, b"\0" * 4, "malformed tensor shape"),
+    ({"dtype": "float32", "shape": [True], "blob": 0}, b"\0" * 4, "malformed tensor shape"),
+    ({"dtype": "float32", "shape": [1], "blob": 3}, b"\0" * 4, "without its bytes"),
+])
+def test_tensors_are_read_only_as_whitelisted_dtypes_of_the_announced_size(meta, blob, words):
+    with pytest.raises(wire.WireError, match=words):
+        wire.tensor_from(meta, [blob])
+
+
+def test_a_tensor_round_trips_exactly():
+    t = torch.randn(3, 4, dtype=torch.float64)
+    meta, raw = wire.tensor_blob(t, 0)
+    assert torch.equal(wire.tensor_from(meta, [raw]), t)
