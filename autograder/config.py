@@ -7,7 +7,7 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: The fused function may be at most this many times slower than the reference fused step, both
 #: timed by the judge from outside their runners (round trip included), median of rounds.
 #: Calibrated by ``make bench-timing`` (README, "Timing threshold").
-FUSED_SLOWDOWN_LIMIT = 2.5
+FUSED_SLOWDOWN_LIMIT = 4.0
 
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check
 #: stops as soon as more than half of the rounds fall on one side of the limit.

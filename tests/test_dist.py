@@ -49,7 +49,7 @@ def test_student_notebook_has_no_solution_and_no_hidden_test(built):
     leaked = [line for line in _solution_lines(master) if line in text]
     assert len(_solution_lines(master)) >= 6
     assert not leaked, f"solution lines in the student notebook: {leaked}"
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "rnn_checks", "BEGIN TEST CONFIG", "hidden: true"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "autograder.judge", "BEGIN TEST CONFIG", "hidden: true"):
         assert marker not in text
     nb = nbformat.reads(text, 4)
     tests = nb.metadata["otter"]["tests"]
@@ -65,10 +65,17 @@ def test_autograder_zip_layout(built):
         config = json.loads(z.read("otter_config.json"))
         env = z.read("environment.yml").decode()
     assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json",
-            "files/rnn_checks/__init__.py", "files/rnn_checks/zygote.py"} <= names
+            "files/autograder/judge/__init__.py", "files/autograder/runner/serve.py",
+            "files/autograder/judge/setup_runner.sh"} <= names
     assert {f"tests/{q}.py" for q in ("q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward")} <= names
     assert not any("__pycache__" in n for n in names)
     assert "playwright" not in setup and "chromium" not in setup
+    assert "setup_runner.sh" in setup, "setup.sh must create the runner user"
+    with zipfile.ZipFile(io.BytesIO(built[dist.ZIP])) as z:
+        run = z.read("run_autograder").decode()
+        shipped = [n for n in z.namelist() if n.startswith("files/")]
+    assert "autograder.judge.gradescope" in run and "run_otter" not in run, "run_autograder must start the judge"
+    assert not any(n.startswith(("files/autograder/batch", "files/autograder/bench")) for n in shipped)
     assert config["pdf"] is False and config["show_hidden"] is True
     assert "torch==2.13.0+cpu" in env and "whl/cpu" in env
 

@@ -1,10 +1,20 @@
-"""Hostile and odd submissions, graded in one batch with a correct one (issue: batch grading).
+"""Hostile and odd submissions, graded in one batch with a correct one, and the worst of them on
+the Gradescope path too.
 
-Each hostile notebook is the correct solution plus one hostile cell after the setup cell, so any
-point it loses is lost to what the cell did. Bounded: sleepers end, the memory hog stops at a few
-GB, the fork bomb at a few hundred processes.
+Two kinds. *Disruptive* cells (after the setup cell) try to break grading: each row must say
+what happened and cost no other row anything. *Cheating* cells (at the end) replace
+``hidden_state_fused`` with a slow row loop or a wrong function plus a trick; each must score no
+more than its honest base: at most 5 on q3 for a loop (values, inputs, devices), 0 for a wrong
+function. The tricks follow the classes of the judge issue: patching Otter or the runner,
+forging replies on the runner's pipes, pickles for Otter to load, reading answers from disk,
+remembering results, behaving differently when traced or timed, slowing the yardstick with a
+process left running, exhausting the judge's memory, filling the disk, fork bombs.
 """
 
+import io
+import os
+import pickle
+import shutil
 import socket
 import subprocess
 import threading
@@ -14,19 +24,21 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.batch import limits
+import gradescope_layout
 from conftest import FULL, ROOT, grade
 
 MARK = f"hostile-{uuid.uuid4().hex[:8]}"
 OUTSIDE = [f"/tmp/{MARK}-tmp", str(ROOT / f"{MARK}-repo")]
+PWNED = f"/tmp/{MARK}-pwned"
 TOTAL = sum(FULL.values())
+LOOP_BASE = TOTAL - FULL["q3_fused"] + 5  # a row loop keeps values, inputs and devices of q3
+
+LOOP = ("def hidden_state_fused(X, W_xh, H, W_hh):\n"
+        "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
+        "    return torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n")
 
 
-FAKE_HELPERS = ("import sys, types\nfake = types.ModuleType('rnn_checks')\n"
-                "fake.check = fake.check_shapes = lambda *a: None\nsys.modules['rnn_checks'] = fake")
-
-
-def hostile_cells(port):
+def disruptive(port):
     return {
         "loops-forever": "while True:\n    pass",
         "sleeps": "import time\ntime.sleep(600)",
@@ -37,14 +49,59 @@ def hostile_cells(port):
         "kills-its-parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "spawns-processes": (f"import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
                              f"subprocess.Popen(['sh', '-c', 'exec -a {MARK} sleep 3600'])"),
-        "forks-many": ("import os, time\nfor _ in range(300):\n    try:\n        if os.fork() == 0:\n            time.sleep(3600)\n"
+        "forks-many": ("import os, time\nfor _ in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(3600)\n"
                        "            os._exit(0)\n    except OSError:\n        break"),
         "floods-stdout": "for _ in range(200):\n    print('x' * 1_000_000)",
+        "fills-the-disk": ("import os\ntry:\n    for i in range(10000):\n        with open(f'fill-{i}', 'wb') as f:\n"
+                           "            f.write(b'x' * (32 << 20))\nexcept OSError as e:\n    print('disk full:', e)"),
         "opens-a-connection": f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'{MARK}')\nexcept OSError as e:\n    print(e)",
-        # a fake helpers module: the hidden tests load theirs from source/files, never by name
-        "fakes-the-helpers": FAKE_HELPERS,
         "writes-outside": "\n".join(f"try:\n    open({p!r}, 'w').write('x')\nexcept OSError as e:\n    print(e)" for p in OUTSIDE),
+        "reads-the-answers": ("import os\nfor p in [" + repr(str(ROOT / "solutions" / "rnn_hidden_state.ipynb")) + ", "
+                              + repr(str(ROOT / "autograder" / "judge" / "references.py")) + "]:\n"
+                              f"    print('{MARK}-FOUND' if os.path.exists(p) else 'not found', p)"),
     }
+
+
+#: cheating cells: (code appended at the end of the notebook, the most q3 may score)
+CHEATS = {
+    # Otter's test classes patched in the kernel: the judge runs its own copy of Otter
+    "patches-otter": (LOOP + "import otter.test_files.abstract_test as a, otter.test_files as t\n"
+                      "a.TestFile.score = property(lambda self: 99)\nt.GradingResults.total = property(lambda self: 999)", 5),
+    # the answers never reach the runner, whatever it tries
+    "fakes-the-helpers": (LOOP + "import sys, types\nfake = types.ModuleType('autograder.judge')\n"
+                          "fake.check = lambda *a: None\nsys.modules['autograder.judge'] = fake", 5),
+    # forged bytes on every pipe the runner holds: a broken protocol counts nothing
+    "forges-replies": ("import os, torch\ndef hidden_state_fused(X, W_xh, H, W_hh):\n"
+                       "    for fd in range(3, 64):\n        try:\n            os.write(fd, b'\\x00\\x00\\x00\\x10{\"ok\": true, \"id\": 1}')\n"
+                       "        except OSError:\n            pass\n    return X @ W_xh\n", 0),
+    # a reply far larger than the judge accepts: memory aimed at the judge
+    "huge-reply": ("def hidden_state_fused(X, W_xh, H, W_hh):\n    return torch.zeros(12000, 12000)\n", 0),
+    # remembering results: keyed by data pointer (the allocator reuses addresses)
+    "memo-data-ptr": ("_memo = {}\ndef hidden_state_fused(X, W_xh, H, W_hh):\n"
+                      "    key = (X.data_ptr(), tuple(X.shape), X.dtype)\n"
+                      "    if key not in _memo:\n        XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
+                      "        _memo[key] = torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n    return _memo[key]\n", 5),
+    # fused only while traced, a loop when timed
+    "switches-when-traced": ("from torch.utils._python_dispatch import _get_current_dispatch_mode\n"
+                             "def hidden_state_fused(X, W_xh, H, W_hh):\n"
+                             "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
+                             "    if _get_current_dispatch_mode() is not None:\n        return XH @ W\n"
+                             "    return torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n", 5),
+    # processes left running to slow the reference: they are stopped while it is timed
+    "slows-the-reference": (LOOP + "import subprocess, sys\nfor _ in range(4):\n"
+                            "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)", 5),
+}
+
+
+def partly_wrong_zip_with_pickle(path):
+    """An export zip whose .OTTER_LOG is a pickle that would write PWNED if anyone unpickled it."""
+    class Payload:
+        def __reduce__(self):
+            return (open, (PWNED, "w"))
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", "rnn_hidden_state.ipynb")
+        z.writestr(".OTTER_LOG", pickle.dumps(Payload()))
+        z.writestr("autograder/judge/__init__.py", "def check(*a):\n    pass\n")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +111,7 @@ def hostile_batch(solution_nb, tmp_path_factory):
     server.bind(("127.0.0.1", 0))
     server.listen()
     server.settimeout(0.5)
-    received = []
+    received, stop = [], threading.Event()
 
     def listen():
         while not stop.is_set():
@@ -64,100 +121,143 @@ def hostile_batch(solution_nb, tmp_path_factory):
             except OSError:
                 pass
 
-    stop = threading.Event()
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     nbformat.write(solution_nb, folder / "学生 张三 (correct).ipynb")
     setup = next(i for i, c in enumerate(solution_nb.cells) if c.cell_type == "code")
-    for name, code in hostile_cells(server.getsockname()[1]).items():
+    for name, code in disruptive(server.getsockname()[1]).items():
         nb = nbformat.from_dict(solution_nb)
         nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(code))
         nbformat.write(nb, folder / f"{name}.ipynb")
-    # a partly wrong answer shipped with a fake helpers folder that would pass everything
-    with zipfile.ZipFile(folder / "ships-fake-helpers.zip", "w") as z:
-        z.write(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", "rnn_hidden_state.ipynb")
-        z.writestr("rnn_checks/__init__.py", "def check(*a):\n    pass\n\ndef check_shapes(*a):\n    pass\n")
-        z.writestr("rnn_checks/entry.py", "def check(*a):\n    pass\n\ndef check_shapes(*a):\n    pass\n")
-    partly = nbformat.read(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", 4)
-    partly.cells.insert(setup + 1, nbformat.v4.new_code_cell(FAKE_HELPERS))
-    nbformat.write(partly, folder / "partly-wrong-fakes-the-helpers.ipynb")
+    for name, (code, _) in CHEATS.items():
+        nb = nbformat.from_dict(solution_nb)
+        nb.cells.append(nbformat.v4.new_code_cell("import torch\n" + code))
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    partly_wrong_zip_with_pickle(folder / "pickles-the-log.zip")
     (folder / "empty.ipynb").write_bytes(b"")
     (folder / "corrupt.zip").write_bytes(b"PK\x03\x04 this is not a zip")
     (folder / "notes.txt").write_text("not a notebook")
-    done, book = grade(folder, tmp_path_factory.mktemp("hostile-grades"), "--timeout", "25", "--memory-mb", "1500")
+    done, book = grade(folder, tmp_path_factory.mktemp("hostile-grades"), "--timeout", "40")
     stop.set()
     listener.join()
     server.close()
     survivors = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return book, received, survivors
+    return book, received, survivors, done
 
 
 def status(book, name):
     return book.loc[name, "grading_status"]
 
 
+def test_every_submission_has_a_row(hostile_batch):
+    book, _, _, _ = hostile_batch
+    assert len(book) == 1 + len(disruptive(0)) + len(CHEATS) + 4
+
+
 def test_correct_submission_with_an_odd_name_gets_full_marks(hostile_batch):
-    book, _, _ = hostile_batch
+    book, _, _, _ = hostile_batch
     assert book.loc["学生 张三 (correct).ipynb", "total_points_earned"] == TOTAL
     assert status(book, "学生 张三 (correct).ipynb") == "graded"
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("loops-forever.ipynb", "timeout"),
-    ("sleeps.ipynb", "timeout"),
-    ("calls-os-exit.ipynb", "ended the grading process early"),
-    ("segfaults.ipynb", "signal 11"),
-    ("kills-its-parent.ipynb", "killed its grading worker"),
-    ("empty.ipynb", "error"),
-    ("corrupt.zip", "not a readable submission"),
-    ("notes.txt", "error"),
+    ("loops-forever.ipynb", "did not finish running within 40 s"),
+    ("sleeps.ipynb", "did not finish running within 40 s"),
+    ("calls-os-exit.ipynb", "ended its own process"),
+    ("segfaults.ipynb", "ended its own process"),
+    ("empty.ipynb", "not a notebook that can run"),
+    ("corrupt.zip", "not a readable zip"),
+    ("notes.txt", "not a notebook (.ipynb) or an export zip"),
 ])
 def test_fatal_submissions_get_a_row_saying_what_happened(hostile_batch, name, expected):
-    book, _, _ = hostile_batch
+    book, _, _, _ = hostile_batch
     assert expected in status(book, name)
     assert book.loc[name, "total_points_earned"] == 0
 
 
 @pytest.mark.parametrize("name", ["calls-sys-exit.ipynb", "spawns-processes.ipynb", "floods-stdout.ipynb",
                                   "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb",
-                                  "fakes-the-helpers.ipynb"])
+                                  "kills-its-parent.ipynb", "fills-the-disk.ipynb", "reads-the-answers.ipynb",
+                                  "forks-many.ipynb"])
 def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
-    book, _, _ = hostile_batch
-    assert status(book, name).startswith("graded")
+    book, _, _, _ = hostile_batch
+    assert status(book, name) == "graded"
     assert book.loc[name, "total_points_earned"] == TOTAL
 
 
-def test_memory_hog_is_reported(hostile_batch):
-    book, _, _ = hostile_batch
-    assert "ran out of memory" in status(book, "eats-memory.ipynb")
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_cheats_score_no_more_than_their_honest_base(hostile_batch, name):
+    book, _, _, _ = hostile_batch
+    row = book.loc[f"{name}.ipynb"]
+    assert row["q3_fused"] <= CHEATS[name][1], f"{name} earned {row['q3_fused']} on q3"
+    assert row["total_points_earned"] <= TOTAL - FULL["q3_fused"] + CHEATS[name][1]
 
 
-def test_fork_bomb_is_held_and_has_its_row(hostile_batch):
-    # held by the pids cgroup (root) or RLIMIT_NPROC; with every process slot taken, its checks may
-    # not run before the time limit: either outcome is its own, and the other rows are untouched
-    book, _, _ = hostile_batch
-    assert status(book, "forks-many.ipynb").startswith(("graded", "timeout")), status(book, "forks-many.ipynb")
-
-
-def test_fake_helpers_earn_nothing_and_are_flagged_for_review(hostile_batch):
-    book, _, _ = hostile_batch
-    for name in ("partly-wrong-fakes-the-helpers.ipynb", "ships-fake-helpers.zip"):
-        assert book.loc[name, "total_points_earned"] == 19, f"{name}: the fake helpers changed the score"
-    assert "extra files in the zip: rnn_checks/" in book.loc["ships-fake-helpers.zip", "review_flags"]
-    flags = book.loc["partly-wrong-fakes-the-helpers.ipynb", "review_flags"]
-    assert "sys.modules" in flags and "hidden-test helpers" in flags
+def test_a_pickled_log_is_never_loaded_and_shipped_helpers_are_never_used(hostile_batch):
+    book, _, _, _ = hostile_batch
+    assert book.loc["pickles-the-log.zip", "total_points_earned"] == 19
+    assert not os.path.exists(PWNED), "something unpickled the submission's .OTTER_LOG"
 
 
 def test_no_process_survives(hostile_batch):
-    _, _, survivors = hostile_batch
-    assert MARK not in survivors and "sleep 3600" not in survivors
+    _, _, survivors, _ = hostile_batch
+    assert MARK not in survivors and "sleep 3600" not in survivors and "while True: pass" not in survivors
 
 
-def test_nothing_written_outside_and_no_connection_left_the_sandbox(hostile_batch):
-    if not limits.bwrap_prefix("/"):
-        pytest.skip("bubblewrap is not installed or cannot run here: network and file-system isolation "
-                    "are not provided (see README)")
-    _, received, _ = hostile_batch
+def test_nothing_written_outside_nothing_read_no_connection_left(hostile_batch, tmp_path):
+    book, received, _, _ = hostile_batch
     assert not received, "a submission reached a server on the grading machine"
     for path in OUTSIDE:
-        assert not __import__("os").path.exists(path), f"a submission wrote {path}"
+        assert not os.path.exists(path), f"a submission wrote {path}"
+
+
+def test_without_a_sandbox_the_grader_refuses_unless_told(tmp_path, monkeypatch):
+    shutil.copy(ROOT / "examples" / "submissions" / "untouched.ipynb", tmp_path / "a.ipynb")
+    fake_path = tmp_path / "bin"
+    fake_path.mkdir()
+    env = {**os.environ, "PATH": f"{fake_path}:/nonexistent"}
+    import sys
+    done = subprocess.run([sys.executable, "-m", "autograder.batch", str(tmp_path / "a.ipynb"), "--output",
+                           str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "--unsafe" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "autograder.batch", str(tmp_path / "a.ipynb"), "--output",
+                           str(tmp_path / "out"), "--quiet", "--unsafe"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "unsafe" in (tmp_path / "out" / "final_grades.csv").read_text()
+
+
+# --- the Gradescope path: the zip's own run_autograder, as root ------------------------------
+
+GRADESCOPE_CHEATS = {
+    # results.json written by the submission, then the grader killed and a process left to rewrite it
+    "rewrites-results": (LOOP + "import os, subprocess, sys\n"
+                         "for p in ['/autograder/results/results.json', '../results/results.json']:\n"
+                         "    try:\n        open(p, 'w').write('{\"score\": 100, \"tests\": []}')\n    except OSError as e:\n        print(e)\n"
+                         "subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True:\\n    time.sleep(0.05)\\n"
+                         "    try: open(\"/autograder/results/results.json\", \"w\").write(\"{}\")\\n    except OSError: pass'],"
+                         " start_new_session=True)\n"
+                         "for p in ['/autograder/source/tests/q3_fused.py', '/autograder/source/files/autograder/judge/checks.py']:\n"
+                         "    try:\n        open(p, 'a').write('\\n')\n        print('WROTE', p)\n    except OSError as e:\n        print(e)\n", 5),
+}
+
+
+@pytest.mark.skipif(not gradescope_layout.available(), reason="the Gradescope layout needs root, bubblewrap and setpriv")
+def test_gradescope_path_resists_the_worst(solution_nb, tmp_path):
+    nb = nbformat.from_dict(solution_nb)
+    code, most = GRADESCOPE_CHEATS["rewrites-results"]
+    nb.cells.append(nbformat.v4.new_code_cell("import torch\n" + code))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("rnn_hidden_state.ipynb", nbformat.writes(nb))
+        class Payload:
+            def __reduce__(self):
+                return (open, (PWNED, "w"))
+        z.writestr(".OTTER_LOG", pickle.dumps(Payload()))
+    (sub / "rnn_hidden_state_2026_11_29.zip").write_bytes(buffer.getvalue())
+    results, _, done = gradescope_layout.run(tmp_path, sub / "rnn_hidden_state_2026_11_29.zip")
+    by_name = {t["name"]: t.get("score") for t in results["tests"]}
+    assert by_name["q3_fused"] <= most and by_name["q2_separate"] == FULL["q2_separate"], results
+    assert not os.path.exists(PWNED)
+    assert "WROTE" not in done.stdout

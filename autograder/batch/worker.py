@@ -34,6 +34,7 @@ def init(tests_dir: str, config: dict, unsafe: bool, counter) -> None:
     scratch = tempfile.mkdtemp(prefix="grade-worker-")
     _WORKER.update(tests=tests_dir, config=config, unsafe=unsafe, scratch=scratch,
                    core=cpus[index % len(cpus)], code=runner_code(scratch), cgroup=None, sandbox=None)
+    os.sched_setaffinity(0, {_WORKER["core"]})  # the judge times on the core its runners use
     _WORKER["reference"] = ReferenceRunner({spec.QUESTIONS["q3_fused"].function: references.fused}, _WORKER["core"])
     import atexit
     atexit.register(close)

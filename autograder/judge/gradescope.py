@@ -122,6 +122,7 @@ def main(root: str = ROOT) -> int:
     home = runner_home(root, user.pw_uid, user.pw_gid)
     code = runner_code(root)
     core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})  # the judge times on the core its runners use
     session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename)
     session.reference = functools.cache(lambda: ReferenceRunner({spec.QUESTIONS["q3_fused"].function: references.fused}, core))
     try:
