@@ -120,7 +120,21 @@ class Runner:
         raise NotImplementedError
 
     def pause(self) -> None:
+        """Stop every process of the runner, and wait (up to a second) until each is really
+        stopped: a process inside a long system call takes the signal only when it returns."""
         self._paused = signal_all(self.processes, signal.SIGSTOP)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            running = []
+            for p in self._paused:
+                try:
+                    if p.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                        running.append(p)
+                except psutil.NoSuchProcess:
+                    pass
+            if not running:
+                return
+            time.sleep(0.002)
 
     def resume(self) -> None:
         for p in getattr(self, "_paused", []):
