@@ -134,7 +134,10 @@ def generated_files(run_tests: bool = False) -> dict:
     dist = run_assign(run_tests)
     (zip_path,) = glob.glob(str(dist / "autograder" / f"{NAME}-autograder_*.zip"))
     solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", 4)
-    student = normalize_notebook(nbformat.read(dist / "student" / f"{NAME}.ipynb", 4))
+    student_nb = nbformat.read(dist / "student" / f"{NAME}.ipynb", 4)
+    # the solution as a student would submit it: the student notebook's public tests only
+    solution.metadata["otter"]["tests"] = student_nb.metadata["otter"]["tests"]
+    student = normalize_notebook(student_nb)
     examples = ROOT / "examples" / "submissions"
     return {
         STUDENT: student,

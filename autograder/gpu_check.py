@@ -1,11 +1,12 @@
-"""``make gpu-check``: the hidden checks on a CUDA machine, with torch alone (no Otter needed).
+"""``make gpu-check``: the device checks on a CUDA machine, with torch alone (no Otter needed).
 
-Grades the catalogue's correct styles, its device-sensitive mistakes and the row loop through the
-same hidden checks (rnn_checks, in its isolated checker), once with the GPU and once with it
-hidden (CUDA_VISIBLE_DEVICES=""), and times the fused check on CUDA N times for the correct
-function and for the row loop. Prints a table; exits non-zero if any figure misses expectations.
+Runs every check group of q2, q3 and q4 through the judge's own checks (each function served by
+a runner forked from this process, over the same wire) on the correct styles, the
+device-sensitive mistakes and the row loops, once with the GPU and once with it hidden, and
+checks that the verdicts agree and are the expected ones. Then it repeats the q3 timing check on
+CUDA for the correct function and the row loop. Exit status 1 on any disagreement.
 
-    PYTHONPATH=autograder python3 autograder/gpu_check.py [--repeat N]
+    python3 autograder/gpu_check.py [--repeat N]
 """
 
 import argparse
@@ -14,103 +15,117 @@ import os
 import re
 import subprocess
 import sys
-import zipfile
+from pathlib import Path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "autograder"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-ZIP = os.path.join(ROOT, "autograder", "rnn_hidden_state-autograder.zip")
-SUBSET = ("sep_at", "sep_linear", "fused_at", "fused_einsum", "fused_linear", "rnn_loop",
-          "sep_numpy_roundtrip", "sep_cpu", "sep_hardcoded_device", "rnn_zeros_no_device", "fused_row_loop")
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script on a machine without the package installed
+    sys.path.insert(0, str(ROOT))
 
-
-def group_points() -> dict:
-    """``{(question, group): points}`` read from the autograder zip's hidden test files."""
-    points = {}
-    pattern = re.compile(r"@test_case\(points=(\d+(?:\.\d+)?), hidden=True\)\s*def \w+\(\w+\):\s*import runpy\s*"
-                         r"runpy\.run_path\('[^']+'\)\['check'\]\('(\w+)', '(\w+)'")
-    with zipfile.ZipFile(ZIP) as z:
-        for name in z.namelist():
-            if name.startswith("tests/"):
-                for p, q, g in pattern.findall(z.read(name).decode()):
-                    points[q, g] = float(p)
-    return points
+from autograder.bench.variants import DEVICE, FUSED, function_source  # noqa: E402
+from autograder.spec import QUESTIONS  # noqa: E402
 
 
-def function_of(variant):
-    namespace = {}
-    exec(compile(variant.source(), f"<variant {variant.name}>", "exec"), namespace)
-    from catalogue import FUNCTION
-    return namespace[FUNCTION[variant.question]]
-
-
-def grade_subset() -> dict:
-    """``{variant: (points, {group: message})}`` on this process's devices."""
-    from catalogue import VARIANTS
-    from rnn_checks import checks, isolation
-    points = group_points()
-    checker = isolation.Checker.forked()
-    out = {}
-    for variant in VARIANTS:
-        if variant.name not in SUBSET:
-            continue
-        func = function_of(variant)
-        got, notes = 0.0, {}
-        for group in checks.GROUPS[variant.question]:
-            result = checker.run(variant.question, group, func)
-            got += points[variant.question, group] if result["passed"] else 0.0
-            notes[group] = result["message"][:90]
-        out[variant.name] = (got, notes)
+def cases() -> list:
+    """(label, question, source, expected verdicts {group: passed})."""
+    out = []
+    for label, (body, correct) in FUSED.items():
+        groups = QUESTIONS["q3_fused"].groups
+        expected = {g: correct or g in ("values", "inputs", "devices") for g in groups}
+        out.append((f"q3 {label}", "q3_fused", body, expected))
+    for label, (question, body, failing) in DEVICE.items():
+        out.append((label, question, body, {g: g not in failing for g in QUESTIONS[question].groups}))
     return out
 
 
-def timing_rates(repeat: int) -> dict:
-    from catalogue import VARIANTS
-    from rnn_checks import isolation
-    checker = isolation.Checker.forked()
-    rates = {}
-    for variant in VARIANTS:
-        if variant.name in ("fused_at", "fused_row_loop"):
-            func = function_of(variant)
-            results = [checker.run("q3_fused", "timing", func) for _ in range(repeat)]
-            ratios = [float(m.group(1)) for r in results if (m := re.search(r"([\d.]+)x the reference", r["message"]))]
-            rates[variant.name] = (sum(r["passed"] for r in results), repeat, sorted(ratios))
-    return rates
+def verdicts(cuda: bool) -> dict:
+    """Run in a child process: {label: {group: [passed, note]}} as JSON on stdout."""
+    import torch
+    from autograder.bench.local import run_group
+    from autograder.judge.questions import CheckFailure
+    cuda = cuda and torch.cuda.is_available()
+    out = {}
+    for label, question, body, _ in cases():
+        q = QUESTIONS[question]
+        namespace = {}
+        exec(function_source(q.function, ", ".join(q.arguments), body), namespace)
+        out[label] = {}
+        for group in q.groups:
+            try:
+                out[label][group] = [True, run_group(question, group, namespace[q.function], cuda)]
+            except CheckFailure as failure:
+                out[label][group] = [False, str(failure)[:300]]
+    return out
 
 
-def main() -> int:
+def child(cuda: bool, repeat: int) -> dict:
+    env = dict(os.environ)
+    if not cuda:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    done = subprocess.run([sys.executable, __file__, "--child", "--cuda" if cuda else "--cpu", "--repeat", str(repeat)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    if done.returncode != 0:
+        sys.exit(f"the check failed to run:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.json:  # the no-GPU pass, in a child process with CUDA hidden
-        print(json.dumps(grade_subset()))
-        return 0
-    # CUDA must first be used in the checkers' forked children, never in this process
-    probe = "import torch; print(f'torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}', torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
-    device = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
-    print(device)
-    hidden = subprocess.run([sys.executable, __file__, "--json"], capture_output=True, text=True,
-                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
-    without = json.loads(hidden.stdout.strip().splitlines()[-1])
-    with_gpu = grade_subset()
-    from catalogue import VARIANTS
-    expected = {v.name: v.points for v in VARIANTS}
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--cuda", action="store_true")
+    parser.add_argument("--cpu", action="store_true")
+    args = parser.parse_args(argv)
+    if args.child:
+        result = {"verdicts": verdicts(args.cuda)}
+        if args.cuda:
+            result["timing"] = timing_runs(args.repeat)
+        print(json.dumps(result))
+        return
+    import torch
+    probe = f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}"
+    if torch.cuda.is_available():
+        probe += f", {torch.cuda.get_device_name(0)}"
+    print(probe)
+    gpu, cpu = child(True, args.repeat), child(False, args.repeat)
     ok = True
-    print(f"\n{'variant':24s} {'expected':>8s} {'with GPU':>9s} {'no GPU':>7s}  devices check (with GPU)")
-    for name, (points, notes) in with_gpu.items():
-        same = points == without[name][0] == expected[name]
-        ok &= same
-        print(f"{name:24s} {expected[name]:8g} {points:9g} {without[name][0]:7g}  {'ok ' if same else 'BAD'} {notes['devices']}")
-    rates = timing_rates(args.repeat)
-    print("\ntiming check on", "cuda" if "CUDA available: True" in device else "cpu")
-    for name, (passed, n, ratios) in rates.items():
-        spread = f"ratios min {ratios[0]:.2f} median {ratios[len(ratios)//2]:.2f} max {ratios[-1]:.2f}" if ratios else "no ratio measured"
-        print(f"{name:24s} passed {passed}/{n}; {spread}")
-    ok &= rates["fused_at"][0] == rates["fused_at"][1] and rates["fused_row_loop"][0] == 0
-    print("\nall figures as expected" if ok else "\nSOME FIGURES MISSED EXPECTATIONS")
-    return 0 if ok else 1
+    print(f"\n{'function':40s} {'group':8s} {'GPU':>5s} {'no GPU':>7s} {'expected':>9s}")
+    for label, _, _, expected in cases():
+        for group, want in expected.items():
+            g, c = gpu["verdicts"][label][group][0], cpu["verdicts"][label][group][0]
+            bad = g != c or g != want
+            ok &= not bad
+            print(f"{label:40s} {group:8s} {'pass' if g else 'fail':>5s} {'pass' if c else 'fail':>7s} "
+                  f"{'pass' if want else 'fail':>9s}{'   <-- DIFFERS' if bad else ''}")
+            if bad:
+                print(f"    GPU: {gpu['verdicts'][label][group][1]}\n    no GPU: {cpu['verdicts'][label][group][1]}")
+    for label, runs in gpu.get("timing", {}).items():
+        ratios = sorted(r for _, r in runs if r is not None)
+        passed = sum(p for p, _ in runs)
+        shown = f"ratio {ratios[0]:.2f}-{ratios[-1]:.2f}, median {ratios[len(ratios) // 2]:.2f}" if ratios else ""
+        print(f"timing on CUDA, {label}: passed {passed}/{len(runs)} {shown}")
+    print("\nverdicts agree with and without the GPU and match the expected ones" if ok else "\nDISAGREEMENT")
+    sys.exit(0 if ok else 1)
+
+
+def timing_runs(repeat: int) -> dict:
+    from autograder.bench.local import run_group
+    from autograder.judge.questions import CheckFailure
+    q = QUESTIONS["q3_fused"]
+    out = {}
+    for label in ("correct (cat + @)", "row loop"):
+        namespace = {}
+        exec(function_source(q.function, ", ".join(q.arguments), FUSED[label][0]), namespace)
+        runs = []
+        for _ in range(repeat):
+            try:
+                note, passed = run_group("q3_fused", "timing", namespace[q.function], True), True
+            except CheckFailure as failure:
+                note, passed = str(failure), False
+            found = re.search(r"([\d.]+)x the reference", note)
+            runs.append((passed, float(found.group(1)) if found else None))
+        out[label] = runs
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -47,21 +47,14 @@ def grade(submissions, output, *extra, check=True):
     return done, book
 
 
-def execute_notebook(source: str, folder: Path, with_helpers: bool):
-    """Run a notebook top to bottom in a fresh kernel, as ``rnn_hidden_state.ipynb``.
-
-    With the helpers (a solution, whose metadata carries the hidden tests too), the folder is laid
-    out as when grading: the notebook in ``submission/``, the helpers in ``source/files/``.
-    Returns (executed notebook, seconds, the folder the notebook ran in).
-    """
-    import shutil
+def execute_notebook(source: str, folder: Path):
+    """Run a notebook top to bottom in a fresh kernel, as ``rnn_hidden_state.ipynb``, as a
+    student does. Returns (executed notebook, seconds, the folder the notebook ran in)."""
     import time
     from nbclient import NotebookClient
-    workdir = folder / "submission" if with_helpers else folder
+    workdir = folder
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "rnn_hidden_state.ipynb").write_text(source, encoding="utf-8")
-    if with_helpers:
-        shutil.copytree(ROOT / "autograder" / "rnn_checks", folder / "source" / "files" / "rnn_checks", dirs_exist_ok=True)
     nb = nbformat.reads(source, 4)
     t0 = time.monotonic()
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
@@ -71,4 +64,4 @@ def execute_notebook(source: str, folder: Path, with_helpers: bool):
 @pytest.fixture(scope="session")
 def executed_solution(built, tmp_path_factory):
     """(executed notebook, seconds, folder) of the solution run as a student runs it, export included."""
-    return execute_notebook(built[dist.SOLUTION_SUBMISSION], tmp_path_factory.mktemp("solution-run"), with_helpers=True)
+    return execute_notebook(built[dist.SOLUTION_SUBMISSION], tmp_path_factory.mktemp("solution-run"))

@@ -88,7 +88,7 @@ def _errors_and_checks(nb):
 
 
 def test_untouched_student_notebook_runs_top_to_bottom(built, tmp_path):
-    nb, seconds, _ = execute_notebook(built[dist.STUDENT], tmp_path, with_helpers=False)
+    nb, seconds, _ = execute_notebook(built[dist.STUDENT], tmp_path)
     errors, checks = _errors_and_checks(nb)
     assert not errors, errors[0]
     assert seconds < 60, f"Restart & Run All took {seconds:.0f} s"

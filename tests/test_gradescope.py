@@ -3,7 +3,7 @@
 
 import pytest
 
-import gradescope_layout
+from autograder.bench import gradescope_layout
 from conftest import FULL
 
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}

@@ -33,7 +33,7 @@ def check_book(book):
     assert book.loc["submission_101", "total_points_earned"] == sum(FULL.values())
     assert book.loc["submission_102", "name"] == "李雷"
     assert book.loc["submission_102", "total_points_earned"] == 0
-    assert "no notebook" in book.loc["submission_103", "grading_status"]
+    assert "no notebook or export zip" in book.loc["submission_103", "grading_status"]
 
 
 def test_unpacked_export_folder(built, tmp_path):

@@ -24,7 +24,7 @@ import zipfile
 import nbformat
 import pytest
 
-import gradescope_layout
+from autograder.bench import gradescope_layout
 from conftest import FULL, ROOT, grade
 
 MARK = f"hostile-{uuid.uuid4().hex[:8]}"
@@ -165,6 +165,7 @@ def test_correct_submission_with_an_odd_name_gets_full_marks(hostile_batch):
     ("sleeps.ipynb", "did not finish running within 40 s"),
     ("calls-os-exit.ipynb", "ended its own process"),
     ("segfaults.ipynb", "ended its own process"),
+    ("kills-its-parent.ipynb", "ended its own process"),  # killing the zygote ends its own sandbox
     ("empty.ipynb", "not a notebook that can run"),
     ("corrupt.zip", "not a readable zip"),
     ("notes.txt", "not a notebook (.ipynb) or an export zip"),
@@ -177,7 +178,7 @@ def test_fatal_submissions_get_a_row_saying_what_happened(hostile_batch, name, e
 
 @pytest.mark.parametrize("name", ["calls-sys-exit.ipynb", "spawns-processes.ipynb", "floods-stdout.ipynb",
                                   "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb",
-                                  "kills-its-parent.ipynb", "fills-the-disk.ipynb", "reads-the-answers.ipynb",
+                                  "fills-the-disk.ipynb", "reads-the-answers.ipynb",
                                   "forks-many.ipynb"])
 def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
     book, _, _, _ = hostile_batch

@@ -1,7 +1,6 @@
 """The judge's checks and the wire, in-process: verdicts, message words, and what the judge
 refuses to read (fast feedback; the catalogue grades the same code through the real zip)."""
 
-import functools
 import json
 import os
 import struct
@@ -11,37 +10,13 @@ import time
 import pytest
 import torch
 
-from autograder import spec, wire
-from autograder.judge import checks, references
-from autograder.judge.questions import GRADED, CheckFailure
-from autograder.judge.runners import ReferenceRunner
-from autograder.judge.session import Session
-from autograder.judge.stand_ins import FunctionProxy
-
-
-class LocalSession(Session):
-    """A session whose runner is a fork of this process serving plain functions."""
-
-    def __init__(self, functions):
-        super().__init__(None, "", "rnn_hidden_state.ipynb")
-        self.functions = functions
-        self.reference = functools.cache(lambda: ReferenceRunner({"hidden_state_fused": references.fused}))
-
-    def ensure(self):
-        if self.runner is None:
-            self.runner = ReferenceRunner(self.functions)
-            self.names = {n: "function" if n in self.functions else "missing" for n in spec.GRADED_NAMES}
-        return self.runner
+from autograder import wire
+from autograder.bench.local import run_group
+from autograder.judge.questions import CheckFailure
 
 
 def run(question, group, func):
-    session = LocalSession({GRADED[question].function: func})
-    try:
-        return checks.GROUPS[group](GRADED[question], FunctionProxy(session, GRADED[question]))
-    finally:
-        session.stop()
-        if session.reference.cache_info().currsize:
-            session.reference().kill()
+    return run_group(question, group, func)
 
 
 def separate(X, W_xh, H, W_hh):

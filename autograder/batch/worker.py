@@ -13,6 +13,7 @@ import tempfile
 import time
 
 from .. import spec
+from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
 from ..judge import references
 from ..judge.gradescope import runner_code
 from ..judge.grade import grade as run_tests
@@ -75,6 +76,14 @@ def _start_runner(memory_mb: int):
     return _sandbox().start_runner(memory_mb)
 
 
+def session_for(text: str, memory_mb: int = RUNNER_MEMORY_MB, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S) -> Session:
+    """A grading session for a notebook's text, with this worker's runners."""
+    session = Session(functools.partial(_start_runner, memory_mb), text, f"{ASSIGNMENT}.ipynb",
+                      notebook_limit=notebook_limit)
+    session.reference = lambda: _WORKER["reference"]
+    return session
+
+
 def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
     """``{"status", "results" (Gradescope's results.json or None), "output", "seconds"}``."""
     t0 = time.monotonic()
@@ -82,9 +91,7 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
         text = read_file(path)
     except NoNotebook as error:
         return {"status": f"error: {error}", "results": None, "output": "", "seconds": 0.0}
-    session = Session(functools.partial(_start_runner, memory_mb), text, f"{ASSIGNMENT}.ipynb",
-                      notebook_limit=notebook_limit)
-    session.reference = lambda: _WORKER["reference"]
+    session = session_for(text, memory_mb, notebook_limit)
     try:
         results = run_tests(session, _WORKER["tests"])
     except RunnerFailure as error:  # the sandbox itself failed: nothing was graded

@@ -16,6 +16,8 @@ class NoNotebook(Exception):
 
 def read_file(path: str) -> str:
     name = os.path.basename(path)
+    if os.path.isdir(path):
+        raise NoNotebook(f"no notebook or export zip in the submission {name}")
     if path.endswith(".ipynb"):
         if os.path.getsize(path) > MAX_MESSAGE_BYTES:
             raise NoNotebook(f"{name} is larger than {MAX_MESSAGE_BYTES >> 20} MB")

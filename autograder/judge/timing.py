@@ -45,7 +45,8 @@ def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
             meta, raw = wire.tensor_blob(t, len(blobs))
             metas.append(meta)
             blobs.append(raw)
-        header = {"op": "call", "name": graded.function, "device": "cpu", "inputs": metas}
+        header = {"op": "call", "name": graded.function, "device": "cuda" if proxy.session.cuda else "cpu",
+                  "inputs": metas}
         left = deadline - time.monotonic()
         if left <= 0:
             raise RunnerFailure(f"the timed calls did not finish within {CHECK_TIME_LIMIT_S:.0f} s")

@@ -17,7 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ZIP = ROOT / "autograder" / "rnn_hidden_state-autograder.zip"
 USER = "rnn-runner"
 
