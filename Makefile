@@ -5,41 +5,46 @@ PY := $(VENV)/bin/python
 SUBMISSIONS ?= examples/submissions
 OUTPUT ?= grades
 ZIP := autograder/rnn_hidden_state-autograder.zip
-SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py $(wildcard autograder/rnn_checks/*.py)
+SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py \
+	autograder/config.py autograder/spec.py autograder/wire.py $(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py)
 
-.PHONY: help venv dist grade test bench bench-timing gpu-check clean
+.PHONY: help venv dist grade test lint bench bench-timing gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-$(PY): requirements.txt
+$(PY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
 	touch $(PY)
 
 venv: $(PY)  ## create .venv with the pinned dependencies (first use only)
 
 $(ZIP): $(SOURCES) | $(PY)
-	$(PY) autograder/dist.py
+	$(PY) -m autograder.dist
 
 dist: $(PY)  ## build the student notebook, the Gradescope zip and the examples from the master
-	$(PY) autograder/dist.py --execute
+	$(PY) -m autograder.dist --execute
 
 grade: $(ZIP)  ## grade SUBMISSIONS (default examples/submissions) into OUTPUT (default grades)
 	$(PY) -m autograder.batch "$(SUBMISSIONS)" --output "$(OUTPUT)"
 
-test: $(PY)  ## run the test suite
+test: lint  ## run the test suite (after the linter)
 	$(PY) -m pytest -q tests
 
-bench: $(ZIP)  ## make grade vs a loop of otter run: per-submission time, ratio, scores agree
-	$(PY) -m autograder.bench.grading --catalogue
+lint: $(PY)  ## ruff over the grader and the tests
+	$(PY) -m ruff check autograder tests
+
+bench: $(ZIP)  ## make grade vs loops of run_autograder and otter run: time per submission, scores agree
+	$(PY) -m autograder.bench.grading
 
 bench-timing: $(PY)  ## false-failure and detection rates of the timing threshold, both cores busy
 	$(PY) -m autograder.bench.timing
 
 gpu-check:  ## device checks on a CUDA machine (torch only; no Otter needed)
-	python3 autograder/gpu_check.py
+	python3 -m autograder.gpu_check
 
 clean:  ## remove build outputs (not the committed generated files)
 	rm -rf build grades solutions/rnn_hidden_state-executed.ipynb

@@ -26,15 +26,14 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-NAME = "rnn_hidden_state"
-MASTER = ROOT / "solutions" / f"{NAME}.ipynb"
-STUDENT = ROOT / "assignment" / f"{NAME}.ipynb"
-ZIP = ROOT / "autograder" / f"{NAME}-autograder.zip"
-SOLUTION_SUBMISSION = ROOT / "build" / "solution-submission.ipynb"
-SOLUTION_RUN = ROOT / "build" / "solution-run"
+from .config import FUSED_SLOWDOWN_LIMIT
+from .paths import BUILD, EXAMPLES, MASTER, NAME, STUDENT, ZIP
+from .paths import REPO as ROOT
+
+SOLUTION_SUBMISSION = BUILD / "solution-submission.ipynb"
+SOLUTION_RUN = BUILD / "solution-run"
 EXECUTED = ROOT / "solutions" / f"{NAME}-executed.ipynb"
-STAGE = ROOT / "build" / "assign"
+STAGE = BUILD / "assign"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -87,11 +86,28 @@ def normalize_zip(raw: bytes) -> bytes:
     return out.getvalue()
 
 
+PUBLIC_CHECKS = ROOT / "autograder" / "public_checks.py"
+
+
+def public_checks_source() -> str:
+    """The public checks' module, with the hidden timing limit of ``config.py``."""
+    source = PUBLIC_CHECKS.read_text(encoding="utf-8")
+    line = next(x for x in source.splitlines() if x.startswith("SPEED_LIMIT = "))
+    return source.replace(line, f"SPEED_LIMIT = {FUSED_SLOWDOWN_LIMIT}")
+
+
+def with_public_checks(nb):
+    """The master with its "Checks" cell (tagged ``public_checks``) holding the module's source."""
+    (cell,) = [c for c in nb.cells if "public_checks" in c.get("metadata", {}).get("tags", [])]
+    cell.source = public_checks_source()
+    return nb
+
+
 def run_assign(run_tests: bool) -> Path:
     """Run ``otter assign`` on a clean copy of the master; returns its dist folder."""
     shutil.rmtree(STAGE, ignore_errors=True)
     STAGE.mkdir(parents=True)
-    shutil.copy(MASTER, STAGE)
+    nbformat.write(with_public_checks(nbformat.read(MASTER, 4)), STAGE / MASTER.name)
     shutil.copy(ROOT / "autograder" / "requirements.txt", STAGE)
     (STAGE / "autograder").mkdir()
     for name in SHIPPED:
@@ -138,14 +154,13 @@ def generated_files(run_tests: bool = False) -> dict:
     # the solution as a student would submit it: the student notebook's public tests only
     solution.metadata["otter"]["tests"] = student_nb.metadata["otter"]["tests"]
     student = normalize_notebook(student_nb)
-    examples = ROOT / "examples" / "submissions"
     return {
         STUDENT: student,
         ZIP: normalize_zip(Path(zip_path).read_bytes()),
         SOLUTION_SUBMISSION: normalize_notebook(solution),
-        examples / "correct.ipynb": normalize_notebook(solution),
-        examples / "partly-wrong.ipynb": normalize_notebook(with_replacements(solution, PARTLY_WRONG)),
-        examples / "untouched.ipynb": student,
+        EXAMPLES / "correct.ipynb": normalize_notebook(solution),
+        EXAMPLES / "partly-wrong.ipynb": normalize_notebook(with_replacements(solution, PARTLY_WRONG)),
+        EXAMPLES / "untouched.ipynb": student,
     }
 
 

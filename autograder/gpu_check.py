@@ -6,7 +6,7 @@ device-sensitive mistakes and the row loops, once with the GPU and once with it 
 checks that the verdicts agree and are the expected ones. Then it repeats the q3 timing check on
 CUDA for the correct function and the row loop. Exit status 1 on any disagreement.
 
-    python3 autograder/gpu_check.py [--repeat N]
+    python3 -m autograder.gpu_check [--repeat N]     (from the repository's root; torch only)
 """
 
 import argparse
@@ -15,14 +15,9 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):  # run as a script on a machine without the package installed
-    sys.path.insert(0, str(ROOT))
-
-from autograder.bench.variants import DEVICE, FUSED, function_source  # noqa: E402
-from autograder.spec import QUESTIONS  # noqa: E402
+from .bench.variants import DEVICE, FUSED, function_source
+from .spec import QUESTIONS
 
 
 def cases() -> list:
@@ -40,6 +35,7 @@ def cases() -> list:
 def verdicts(cuda: bool) -> dict:
     """Run in a child process: {label: {group: [passed, note]}} as JSON on stdout."""
     import torch
+
     from autograder.bench.local import run_group
     from autograder.judge.questions import CheckFailure
     cuda = cuda and torch.cuda.is_available()
@@ -61,7 +57,7 @@ def child(cuda: bool, repeat: int) -> dict:
     env = dict(os.environ)
     if not cuda:
         env["CUDA_VISIBLE_DEVICES"] = ""
-    done = subprocess.run([sys.executable, __file__, "--child", "--cuda" if cuda else "--cpu", "--repeat", str(repeat)],
+    done = subprocess.run([sys.executable, "-m", "autograder.gpu_check", "--child", "--cuda" if cuda else "--cpu", "--repeat", str(repeat)],
                           capture_output=True, text=True, env=env, timeout=900)
     if done.returncode != 0:
         sys.exit(f"the check failed to run:\n{done.stderr[-3000:]}")

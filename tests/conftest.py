@@ -9,10 +9,6 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "autograder"))
-sys.path.insert(0, str(ROOT / "tests"))
-
 from autograder import dist  # noqa: E402
 
 ZIP = dist.ZIP
@@ -51,6 +47,7 @@ def execute_notebook(source: str, folder: Path):
     """Run a notebook top to bottom in a fresh kernel, as ``rnn_hidden_state.ipynb``, as a
     student does. Returns (executed notebook, seconds, the folder the notebook ran in)."""
     import time
+
     from nbclient import NotebookClient
     workdir = folder
     workdir.mkdir(parents=True, exist_ok=True)

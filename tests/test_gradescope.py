@@ -4,6 +4,7 @@
 import pytest
 
 from autograder.bench import gradescope_layout
+
 from conftest import FULL
 
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
@@ -50,8 +51,9 @@ def test_export_zip_grades_to_full_marks_with_the_zips_own_run_autograder(execut
 
 @needs_root_and_bwrap
 def test_partly_wrong_notebook_gets_its_points_and_says_why(tmp_path):
-    from conftest import ROOT
     import shutil
+
+    from conftest import ROOT
     sub = tmp_path / "sub"
     sub.mkdir()
     shutil.copy(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", sub / "rnn_hidden_state.ipynb")

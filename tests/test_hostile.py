@@ -25,6 +25,7 @@ import nbformat
 import pytest
 
 from autograder.bench import gradescope_layout
+
 from conftest import FULL, ROOT, grade
 
 MARK = f"hostile-{uuid.uuid4().hex[:8]}"

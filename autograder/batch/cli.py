@@ -24,18 +24,18 @@ import zipfile
 from tqdm import tqdm
 
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
+from ..paths import EXAMPLES, ZIP
 from . import report, review, sandbox, worker
 from .gradebook import Gradebook
 from .submissions import SubmissionsError, discover
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_ZIP = os.path.join(ROOT, "autograder", "rnn_hidden_state-autograder.zip")
+DEFAULT_ZIP = str(ZIP)
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m autograder.batch", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("submissions", nargs="?", default=os.path.join(ROOT, "examples", "submissions"))
+    p.add_argument("submissions", nargs="?", default=str(EXAMPLES))
     p.add_argument("--output", default="grades", help="output folder (default: grades)")
     p.add_argument("--autograder", default=DEFAULT_ZIP, help="the autograder zip built by make dist")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: one per core)")

@@ -55,7 +55,7 @@ def command(code_dir: str) -> list:
             "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1", "--unsetenv", "PYTHONHOME"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def available() -> bool:
     """bubblewrap is installed and can make every namespace the sandbox uses."""
     if not shutil.which("bwrap"):

@@ -15,9 +15,9 @@ import time
 from .. import spec
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
 from ..judge import references
-from ..judge.gradescope import runner_code
 from ..judge.grade import grade as run_tests
 from ..judge.grade import gradescope_dict
+from ..judge.gradescope import runner_code
 from ..judge.runners import ReferenceRunner, RunnerFailure, Sandbox, UserRunner
 from ..judge.session import Session
 from ..judge.submission import ASSIGNMENT, NoNotebook, read_file

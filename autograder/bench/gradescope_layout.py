@@ -17,8 +17,8 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ZIP = ROOT / "autograder" / "rnn_hidden_state-autograder.zip"
+from ..paths import ZIP
+
 USER = "rnn-runner"
 
 

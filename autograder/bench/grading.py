@@ -23,13 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..paths import EXAMPLES, ZIP
+from ..paths import REPO as ROOT
 from ..spec import QUESTIONS
 from . import gradescope_layout
 from .variants import FUSED, function_source, replace_function
-
-ROOT = Path(__file__).resolve().parents[2]
-ZIP = ROOT / "autograder" / "rnn_hidden_state-autograder.zip"
-EXAMPLES = ROOT / "examples" / "submissions"
 
 
 def batch(folder: Path, output: Path):

@@ -14,18 +14,17 @@ import re
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from ..batch import cli, sandbox, worker
 from ..config import FUSED_SLOWDOWN_LIMIT
 from ..judge import timing
 from ..judge.questions import GRADED, CheckFailure
 from ..judge.stand_ins import FunctionProxy
+from ..paths import EXAMPLES
 from .load import all_cores_busy
 from .variants import FUSED, function_source, replace_function
 
-ROOT = Path(__file__).resolve().parents[2]
-SOLUTION = ROOT / "examples" / "submissions" / "correct.ipynb"
+SOLUTION = EXAMPLES / "correct.ipynb"
 RATIO = re.compile(r"([\d.]+)x the reference")
 
 

@@ -70,7 +70,7 @@ def _rewrite(tf, outcomes) -> None:
     if len(outcomes) != len(tf.test_case_results):
         return
     results = []
-    for result, (question, group, passed, message) in zip(tf.test_case_results, outcomes):
+    for result, (_, group, passed, message) in zip(tf.test_case_results, outcomes):
         tc = result.test_case
         if passed and not result.passed:  # the case failed outside its check: keep Otter's words
             passed, message = False, result.message
@@ -84,7 +84,7 @@ def _rewrite(tf, outcomes) -> None:
 def _apply_gates(tf) -> None:
     """An attested group that passed pays only if every group of its gate passed too."""
     passed = {group: ok for _, group, ok, _ in getattr(tf, "outcomes", [])}
-    for i, (result, (question, group, ok, message)) in enumerate(zip(tf.test_case_results, getattr(tf, "outcomes", []))):
+    for i, (result, (question, group, _, message)) in enumerate(zip(tf.test_case_results, getattr(tf, "outcomes", []))):
         missing = [g for g in spec.QUESTIONS[question].gate(group) if not passed.get(g)]
         if result.passed and missing:
             tf.test_case_results[i] = TestCaseResult(

@@ -56,7 +56,7 @@ def runner_code(root: str) -> str:
             shutil.copytree(source, os.path.join(package, name), ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, package)
-    for folder, dirs, files in os.walk(code):
+    for folder, _, files in os.walk(code):
         os.chmod(folder, 0o755)
         for f in files:
             os.chmod(os.path.join(folder, f), 0o644)

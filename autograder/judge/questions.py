@@ -3,8 +3,8 @@
 Built on :mod:`autograder.spec` (names and groups); this adds what needs torch.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .. import spec
 from . import inputs, references

@@ -285,7 +285,7 @@ class Sandbox:
         self.control.settimeout(timeout)
         try:
             ready = self.control.recv(1)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             ready = b""
         self.control.settimeout(None)
         if ready != b"R":

@@ -74,6 +74,7 @@ def _wipe(folder: str) -> None:
 
 def zygote(control_fd: int, scratch: str) -> None:
     import ctypes
+
     from . import notebook
     notebook.prepare()
     import torch

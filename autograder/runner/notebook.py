@@ -1,8 +1,8 @@
 """Run a submission's notebook, top to bottom, in an IPython shell in this process.
 
-Cells tagged ``otter_ignore`` are skipped, as Otter skips them; Otter's ``export`` does nothing
-here (the submission is already exported). Public checks (``grader.check``) run as in the
-student's kernel; they carry no points.
+Cells tagged ``otter_ignore`` are skipped, as Otter skips them. Otter's ``export`` and ``check``
+do nothing here: the submission is already exported, and public checks carry no points (the
+student ran them in their own kernel; running them again would only cost grading time).
 """
 
 import os
@@ -23,6 +23,7 @@ def run(text: str, filename: str) -> dict:
         f.write(text)
     import otter
     otter.Notebook.export = lambda *args, **kwargs: None
+    otter.Notebook.check = lambda *args, **kwargs: None
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
     for source in cells:

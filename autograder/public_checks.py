@@ -1,0 +1,297 @@
+"""Public checks: what the hidden checks grade, run in the student's own kernel, for no points.
+
+``make dist`` copies this module's source into the notebook's "Checks" cell (students download
+one notebook; a TA changes a public check here, in one place). Each public test calls
+:func:`public_check`, which prints a one-line verdict per question, e.g.
+
+    q3_fused: values ✓  dtype ✓  inputs ✓  fresh ✓  device ✓  one product ✗ (10 products)  speed ✓ 1.1x
+
+and raises ``AssertionError`` with the details of what failed (expected, got, likely cause).
+Torch only; a few seconds per question at most. The hidden checks add what a kernel cannot:
+inputs drawn fresh at every grading, CUDA on a GPU grader, and a judge that no notebook code
+can reach.
+"""
+
+import random
+import time
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+#: the hidden timing limit (``make dist`` writes the value of autograder/config.py here)
+SPEED_LIMIT = 4.0
+TOL = {torch.float32: dict(rtol=1e-5, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-9)}
+MATMULS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "mv": 0, "addmv": 1, "matmul": 0, "dot": 0}
+VIEWS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alias", "unsqueeze", "squeeze",
+         "as_strided", "detach", "slice", "select", "reshape", "_reshape_alias", "lift_fresh"}
+
+
+class _Fail(Exception):
+    def __init__(self, mark, detail):
+        super().__init__(detail)
+        self.mark, self.detail = mark, detail
+
+
+class _Trace(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        k = int(args[MATMULS[name]].shape[-1]) if name in MATMULS else None
+        self.ops.append((name, tuple(out.shape) if hasattr(out, "shape") else None, k))
+        return out
+
+
+def _step_inputs(n, d, h, dtype, device="cpu", g=None):
+    return [torch.randn(*s, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+            for s in ((n, d), (d, h), (n, h), (h, h))]
+
+
+def _rnn_inputs(T, n, d, h, dtype, device="cpu", g=None):
+    return [torch.randn(*s, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+            for s in ((T, n, d), (n, h), (d, h), (h, h), (h,))]
+
+
+def _ref_step(X, W_xh, H, W_hh):
+    X, W_xh, H, W_hh = (t.detach().cpu().double() for t in (X, W_xh, H, W_hh))
+    return (X @ W_xh + H @ W_hh,)
+
+
+def _ref_rnn(X, H0, W_xh, W_hh, b_h):
+    X, H, W_xh, W_hh, b_h = (t.detach().cpu().double() for t in (X, H0, W_xh, W_hh, b_h))
+    outs = []
+    for X_t in X:
+        H = torch.tanh(X_t @ W_xh + H @ W_hh + b_h)
+        outs.append(H)
+    return torch.stack(outs), H
+
+
+QUESTIONS = {
+    "q2_separate": ("hidden_state_separate", _step_inputs, _ref_step, ("the result",)),
+    "q3_fused": ("hidden_state_fused", _step_inputs, _ref_step, ("the result",)),
+    "q4_rnn_forward": ("rnn_forward", _rnn_inputs, _ref_rnn, ("outputs", "H_T")),
+}
+
+
+def _sizes(question, n, d, h, T=4):
+    return (T, n, d, h) if question == "q4_rnn_forward" else (n, d, h)
+
+
+def _shapes(question, sizes):
+    if question == "q4_rnn_forward":
+        T, n, d, h = sizes
+        return [((T, n, h), "(T, n, h)"), ((n, h), "(n, h)")]
+    n, d, h = sizes
+    return [((n, h), "(n, h)")]
+
+
+def _call(name, func, args):
+    try:
+        return func(*args)
+    except Exception as error:
+        text = f"{type(error).__name__}: {error}"
+        hint = ""
+        if "must match the size" in text:
+            hint = " Likely cause: an elementwise * where a matrix product (@) is needed."
+        elif "cannot be multiplied" in text or "Sizes of tensors must match" in text:
+            hint = (" Likely cause: a transposed weight or the wrong concatenation axis: X and H join along dim 1,"
+                    " W_xh and W_hh along dim 0.")
+        elif "meta" in text or "numpy" in text or "Expected all tensors to be on the same device" in text:
+            hint = (" Likely cause: a tensor moved off the inputs' device (.cpu(), .numpy(), .item()) or created"
+                    " without device=.")
+        raise _Fail("✗", f"{name} raised {text[:300]}.{hint}") from None
+
+
+def _results(question, name, out, results):
+    if len(results) == 1:
+        return [out]
+    if type(out) not in (tuple, list) or len(out) != len(results):
+        raise _Fail("✗", f"{name} must return a tuple ({', '.join(results)}), got {type(out).__name__}.")
+    return list(out)
+
+
+def _expect(question, name, out, sizes, dtype, device, results):
+    values = _results(question, name, out, results)
+    for value, label, (shape, shape_label) in zip(values, results, _shapes(question, sizes)):
+        where = f"{label} of {name}"
+        if not isinstance(value, torch.Tensor):
+            raise _Fail("✗", f"{where} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}"
+                        + ("; keep the computation in torch (no .numpy())." if type(value).__module__ == "numpy" else "."))
+        if type(value) is not torch.Tensor:
+            raise _Fail("✗", f"{where} is a subclass of torch.Tensor ({type(value).__name__}); return a plain tensor.")
+        if value.device.type != device:
+            raise _Fail("✗", f"{where} is on '{value.device}', expected the inputs' device '{device}'. Likely cause: "
+                        ".cpu(), .numpy(), .item() or a tensor created without device=.")
+        if tuple(value.shape) != shape:
+            raise _Fail("✗", f"{where}: expected shape {shape} = {shape_label}, got {tuple(value.shape)}.")
+        if value.dtype != dtype:
+            raise _Fail("✗", f"{where}: expected dtype {dtype} (the inputs' dtype), got {value.dtype}. Likely cause: "
+                        ".float(), .double() or a tensor created with another dtype.")
+    return values
+
+
+def _check_values(question, name, func, g):
+    _, make, ref, results = QUESTIONS[question]
+    cases = [(3, 1, 4), (5, 3, 6)]
+    for n, d, h in cases:
+        sizes = _sizes(question, n, d, h)
+        for dtype in (torch.float32, torch.float64):
+            args = make(*sizes, dtype, g=g)
+            originals = [a.clone() for a in args]
+            values = _expect(question, name, _call(name, func, args), sizes, dtype, "cpu", results)
+            for value, expected, label in zip(values, ref(*originals), results):
+                try:
+                    torch.testing.assert_close(value.detach().double(), expected, **TOL[dtype])
+                except AssertionError as error:
+                    cause = ""
+                    if question != "q4_rnn_forward":
+                        X, W_xh, H, W_hh = (t.double() for t in originals)
+                        if torch.allclose(value.double(), X @ W_xh + H @ W_hh.T, **TOL[dtype]):
+                            cause = " Likely cause: W_hh is transposed."
+                    raise _Fail("✗", f"{label} of {name} (sizes {sizes}, {dtype}) differs from the float64 reference:\n"
+                                + "\n".join(str(error).splitlines()[:3]) + cause) from None
+
+
+def _check_inputs(question, name, func, g):
+    _, make, _, _ = QUESTIONS[question]
+    args = make(*_sizes(question, 5, 3, 6), torch.float64, g=g)
+    copies, versions = [a.clone() for a in args], [a._version for a in args]
+    _call(name, func, args)
+    for i, (a, c, v) in enumerate(zip(args, copies, versions)):
+        if a._version != v or not torch.equal(a, c):
+            raise _Fail("✗", f"{name} modified its argument number {i + 1} in place; inputs must stay unchanged. "
+                        "Likely cause: +=, .add_(...) or [...] = on an input; write to a new tensor.")
+
+
+def _check_fresh(question, name, func, g):
+    _, make, ref, results = QUESTIONS[question]
+    sizes = _sizes(question, 5, 3, 6)
+    first = _results(question, name, _call(name, func, make(*sizes, torch.float64, g=g)), results)
+    args = make(*sizes, torch.float64, g=g)
+    second = _results(question, name, _call(name, func, [a.clone() for a in args]), results)
+    for a, b, expected in zip(first, second, ref(*args)):
+        if isinstance(b, torch.Tensor) and not torch.allclose(b.detach().cpu().double(), expected, **TOL[torch.float64]):
+            if isinstance(a, torch.Tensor) and torch.equal(a, b):
+                raise _Fail("✗", f"{name} returned the same result for new inputs of the same shape: compute the "
+                            "result from the arguments at every call; do not cache an earlier result.")
+
+
+def _check_devices(question, name, func, g):
+    _, make, _, results = QUESTIONS[question]
+    sizes = _sizes(question, 5, 3, 6)
+    args = [torch.empty(a.shape, dtype=a.dtype, device="meta") for a in make(*sizes, torch.float32, g=g)]
+    _expect(question, name, _call(name, func, args), sizes, torch.float32, "meta", results)
+    if torch.cuda.is_available():
+        args = make(*sizes, torch.float32, device="cuda", g=g)
+        _expect(question, name, _call(name, func, args), sizes, torch.float32, "cuda", results)
+        return "cpu, meta, cuda"
+    return "cpu, meta"
+
+
+def _trace(name, func, args):
+    with _Trace() as trace:
+        _call(name, func, args)
+    return trace.ops
+
+
+def _check_fused(question, name, func, g):
+    _, make, _, _ = QUESTIONS[question]
+    d, h = 3, 6
+    if question == "q3_fused":
+        counts = []
+        for n in (5, 64):
+            ops = _trace(name, func, make(n, d, h, torch.float32, g=g))
+            ks = [k for _, _, k in ops if k is not None]
+            if sorted(ks) == [d, h] and len(ks) == 2:
+                raise _Fail("✗ (separate form)", f"{name} ran two matrix products (inner sizes d={d}, h={h}) and a sum: "
+                            "that is the separate form. Concatenate, then multiply once: (n, d+h) @ (d+h, h).")
+            if ks != [d + h]:
+                raise _Fail(f"✗ ({len(ks)} products)", f"{name} ran {len(ks)} matrix product(s) with inner sizes "
+                            f"{ks[:8]}; expected exactly one, of inner size d + h = {d + h}.")
+            counts.append(len(ops))
+        if counts[0] != counts[1]:
+            raise _Fail("✗ (grows with n)", f"{name} ran {counts[0]} operators for n=5 but {counts[1]} for n=64: "
+                        "the work grows with the rows, as in a loop over rows.")
+        return ""
+    T = 4
+    ops = _trace(name, func, make(T, 5, d, h, torch.float32, g=g))
+    ks = [k for _, _, k in ops if k is not None]
+    if ks != [d + h] * T:
+        raise _Fail(f"✗ ({len(ks)} products)", f"{name} ran matrix products with inner sizes {ks[:8]} over T={T} "
+                    f"steps; expected one fused product per step (inner size d + h = {d + h}).")
+    built = [op for op, shape, _ in ops if shape == (d + h, h) and op not in VIEWS]
+    if len(built) != 1:
+        raise _Fail(f"✗ (weights built {len(built)}x)", f"{name} built the concatenated weight ({d + h}, {h}) "
+                    f"{len(built)} times; concatenate W_xh and W_hh once, before the loop.")
+    return ""
+
+
+def _check_speed(question, name, func, g):
+    def reference(X, W_xh, H, W_hh):
+        return torch.mm(torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ratios = []
+        for _ in range(5):
+            args = _step_inputs(1024, 16, 32, torch.float32, g=g)
+            times = {"student": [], "reference": []}
+            for _ in range(9):
+                for who, f in (("student", func), ("reference", reference)):
+                    t0 = time.perf_counter()
+                    f(*args)
+                    times[who].append(time.perf_counter() - t0)
+            s, r = sorted(times["student"])[2], sorted(times["reference"])[2]
+            ratios.append(s / max(r, 1e-9))
+    finally:
+        torch.set_num_threads(threads)
+    ratio = sorted(ratios)[len(ratios) // 2]
+    if ratio > SPEED_LIMIT:
+        raise _Fail(f"✗ {ratio:.1f}x", f"{name} took {ratio:.1f}x the time of one fused product (limit {SPEED_LIMIT}x). "
+                    "Likely cause: a Python loop over rows, a host round trip or extra work at every call.")
+    return f"{ratio:.1f}x"
+
+
+GROUPS = {
+    "q2_separate": (("values", _check_values), ("inputs", _check_inputs), ("fresh", _check_fresh),
+                    ("device", _check_devices)),
+    "q3_fused": (("values", _check_values), ("inputs", _check_inputs), ("fresh", _check_fresh),
+                 ("device", _check_devices), ("one product", _check_fused), ("speed", _check_speed)),
+    "q4_rnn_forward": (("values", _check_values), ("inputs", _check_inputs), ("fresh", _check_fresh),
+                       ("device", _check_devices), ("one product per step", _check_fused)),
+}
+
+
+def public_check(question, *values):
+    """Check one question as the hidden checks will; print the verdict; raise on any failure."""
+    if question == "q1_shapes":
+        expected = {"shape_XH": (3, 5), "shape_W": (5, 4)}
+        for (label, want), got in zip(expected.items(), values):
+            ok = isinstance(got, (tuple, list, torch.Size)) and all(type(v) is int for v in got)
+            assert ok, f"{label} should be a tuple of two ints such as (2, 7), got {got!r}"
+            assert tuple(got) == want, (f"{label}: expected {want}, got {tuple(got)}"
+                                        + (" (rows and columns swapped?)" if tuple(got) == want[::-1] else ""))
+        print("q1_shapes: shapes ✓")
+        return
+    (func,) = values
+    name = QUESTIONS[question][0]
+    g = torch.Generator().manual_seed(random.getrandbits(31))
+    marks, details = [], []
+    values_ok = True
+    for label, check in GROUPS[question]:
+        if not values_ok and label != "values":
+            marks.append(f"{label} -")
+            continue
+        try:
+            note = check(question, name, func, g)
+            marks.append(f"{label} ✓" + (f" {note}" if note and label == "speed" else ""))
+        except _Fail as failure:
+            marks.append(f"{label} {failure.mark}")
+            details.append(f"{label}: {failure.detail}")
+            values_ok = values_ok and label != "values"
+    verdict = f"{question}: " + "  ".join(marks)
+    print(verdict)
+    assert not details, verdict + "\n\n" + "\n\n".join(details)
