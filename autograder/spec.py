@@ -20,6 +20,7 @@ class Question:
     function: str = ""                 # the graded function ("" for a value question)
     arguments: tuple = ()              # its argument names
     results: tuple = ()                # names of what it returns, e.g. ("outputs", "H_T")
+    family: str = ""                   # the judge's inputs and reference: "step" or "sequence"
     values: tuple = ()                 # the graded names of a value question
     gates: dict = field(default_factory=dict)  # group -> groups that must pass for it to pay
 
@@ -37,13 +38,17 @@ STEP_ARGS = ("X", "W_xh", "H", "W_hh")
 QUESTIONS = {q.name: q for q in (
     Question("q1_shapes", groups=("shapes",), values=("shape_XH", "shape_W")),
     Question("q2_separate", groups=("values", "inputs", "devices"),
-             function="hidden_state_separate", arguments=STEP_ARGS, results=("the result",)),
+             function="hidden_state_separate", arguments=STEP_ARGS, results=("the result",), family="step"),
     Question("q3_fused", groups=("values", "inputs", "devices", "fused", "timing"),
-             function="hidden_state_fused", arguments=STEP_ARGS, results=("the result",),
+             function="hidden_state_fused", arguments=STEP_ARGS, results=("the result",), family="step",
              gates={"fused": ("values", "timing"), "timing": ("values",)}),
     Question("q4_rnn_forward", groups=("values", "inputs", "devices", "fused"),
-             function="rnn_forward", arguments=("X", "H0", "W_xh", "W_hh", "b_h"), results=("outputs", "H_T")),
+             function="rnn_forward", arguments=("X", "H0", "W_xh", "W_hh", "b_h"), results=("outputs", "H_T"),
+             family="sequence"),
 )}
 
 #: Every notebook name the judge may ask a runner for.
 GRADED_NAMES = tuple(name for q in QUESTIONS.values() for name in q.names)
+
+#: The functions timed against the reference fused step.
+TIMED = tuple(q.function for q in QUESTIONS.values() if "timing" in q.groups)

@@ -11,9 +11,10 @@ Used by tests/test_catalogue.py (CPU, through the zip) and autograder/gpu_check.
 
 from dataclasses import dataclass
 
-FULL = {"q2_separate": 5, "q3_fused": 8, "q4_rnn_forward": 7}
-FUNCTION = {"q2_separate": "hidden_state_separate", "q3_fused": "hidden_state_fused", "q4_rnn_forward": "rnn_forward"}
-ARGS = {"q2_separate": "X, W_xh, H, W_hh", "q3_fused": "X, W_xh, H, W_hh", "q4_rnn_forward": "X, H0, W_xh, W_hh, b_h"}
+from autograder.spec import QUESTIONS
+
+FUNCTION = {q.name: q.function for q in QUESTIONS.values() if q.function}
+ARGS = {name: ", ".join(QUESTIONS[name].arguments) for name in FUNCTION}
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Variant:
     question: str
     body: str           # the function body, indented by 4 spaces
     points: int
+    public: str = ""    # "" : passes every public check; words the public failure must contain;
+                        # None: not an honest attempt (tampering), public checks promise nothing
     top: str = ""       # notebook code before the function (top-level tampering)
     device_sensitive: bool = False
 
@@ -53,22 +56,22 @@ VARIANTS = [
     v("sep_linear", S, "return F.linear(X, W_xh.T) + F.linear(H, W_hh.t())", 5),
     v("sep_multiline", S, "a = X @ W_xh\nb = H @ W_hh\nout = a + b\nreturn out", 5),
     # --- q2 mistakes
-    v("sep_elementwise", S, "return X * W_xh + H @ W_hh", 0),
-    v("sep_transposed", S, "return X @ W_xh + H @ W_hh.T", 0),
-    v("sep_missing_term", S, "return H @ W_hh", 0),
-    v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 0),
-    v("sep_numpy_result", S, "return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()", 0),
-    v("sep_numpy_roundtrip", S, "return torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy())", 4, device_sensitive=True),
-    v("sep_inplace_H", S, "H[:] = H @ W_hh\nreturn X @ W_xh + H", 4),
+    v("sep_elementwise", S, "return X * W_xh + H @ W_hh", 0, public='elementwise'),
+    v("sep_transposed", S, "return X @ W_xh + H @ W_hh.T", 0, public='W_hh is transposed'),
+    v("sep_missing_term", S, "return H @ W_hh", 0, public='term is missing'),
+    v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 0, public='expected dtype'),
+    v("sep_numpy_result", S, "return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()", 0, public='numpy'),
+    v("sep_numpy_roundtrip", S, "return torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy())", 4, device_sensitive=True, public='device'),
+    v("sep_inplace_H", S, "H[:] = H @ W_hh\nreturn X @ W_xh + H", 4, public='in place'),
     # a cache keyed by shapes: right on first calls (inputs), wrong on fresh draws and on meta
-    v("sep_cached", S, "global _cache\nkey = (X.shape, H.shape)\ntry:\n    return _cache[key]\nexcept NameError:\n    _cache = {}\nexcept KeyError:\n    pass\n_cache[key] = X @ W_xh + H @ W_hh\nreturn _cache[key]", 0),
-    v("sep_cpu", S, "return (X @ W_xh + H @ W_hh).cpu()", 4, device_sensitive=True),
-    v("sep_hardcoded_device", S, "return torch.zeros(X.shape[0], W_xh.shape[1], dtype=X.dtype, device='cpu') + X @ W_xh + H @ W_hh", 4, device_sensitive=True),
-    v("sep_subclass", S, "class Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\nreturn (X @ W_xh).as_subclass(Liar)", 0),
-    v("sep_tamper_assert_close", S, "torch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nreturn X @ W_xh", 0),
+    v("sep_cached", S, "global _cache\nkey = (X.shape, H.shape)\ntry:\n    return _cache[key]\nexcept NameError:\n    _cache = {}\nexcept KeyError:\n    pass\n_cache[key] = X @ W_xh + H @ W_hh\nreturn _cache[key]", 0, public='cache'),
+    v("sep_cpu", S, "return (X @ W_xh + H @ W_hh).cpu()", 4, device_sensitive=True, public='device'),
+    v("sep_hardcoded_device", S, "return torch.zeros(X.shape[0], W_xh.shape[1], dtype=X.dtype, device='cpu') + X @ W_xh + H @ W_hh", 4, device_sensitive=True, public='device'),
+    v("sep_subclass", S, "class Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\nreturn (X @ W_xh).as_subclass(Liar)", 0, public='subclass'),
+    v("sep_tamper_assert_close", S, "torch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nreturn X @ W_xh", 0, public=None),
     v("sep_tamper_top_level", S, "return X @ W_xh", 0,
-      top="import torch, numpy\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nnumpy.allclose = lambda *a, **k: True"),
-    v("sep_inspect_caller", S, "import inspect\nframe = inspect.currentframe().f_back\nwhile frame is not None:\n    for value in frame.f_locals.values():\n        if isinstance(value, torch.Tensor) and value.shape == (X.shape[0], W_hh.shape[1]) and value is not H:\n            return value\n    frame = frame.f_back\nreturn torch.zeros_like(H)", 0),
+      top="import torch, numpy\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\nnumpy.allclose = lambda *a, **k: True", public=None),
+    v("sep_inspect_caller", S, "import inspect\nframe = inspect.currentframe().f_back\nwhile frame is not None:\n    for value in frame.f_locals.values():\n        if isinstance(value, torch.Tensor) and value.shape == (X.shape[0], W_hh.shape[1]) and value is not H:\n            return value\n    frame = frame.f_back\nreturn torch.zeros_like(H)", 0, public=None),
     # --- q3: every correct style gets 8
     v("fused_at", Fu, "return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 8),
     v("fused_concat_matmul", Fu, "return torch.matmul(torch.concat([X, H], dim=-1), torch.concat([W_xh, W_hh]))", 8),
@@ -77,22 +80,26 @@ VARIANTS = [
     v("fused_linear", Fu, "W = torch.cat((W_xh, W_hh), 0)\nreturn F.linear(torch.cat((X, H), 1), W.T)", 8),
     v("fused_addmm", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.addmm(torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device), XH, W)", 8),
     # --- q3 mistakes
-    v("fused_is_separate", Fu, "return X @ W_xh + H @ W_hh", 6),
-    v("fused_wrong_axis", Fu, "return torch.cat((X, H), 0) @ torch.cat((W_xh, W_hh), 1)", 0),
-    v("fused_wrong_order", Fu, "return torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)", 0),
-    v("fused_row_loop", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5),
-    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 5),
-    v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5),
+    v("fused_is_separate", Fu, "return X @ W_xh + H @ W_hh", 6, public='separate form'),
+    v("fused_wrong_axis", Fu, "return torch.cat((X, H), 0) @ torch.cat((W_xh, W_hh), 1)", 0, public='concatenation axis'),
+    v("fused_wrong_order", Fu, "return torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)", 0, public='wrong order'),
+    v("fused_row_loop", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public='products'),
+    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 5, public='did not return'),
+    v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
+    # a loop over the h columns: h products of inner size d + h, cheap enough to pass the timing
+    v("fused_column_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", 6, public="products"),
+    # a host round trip (.item()): right values, fails on the meta device
+    v("fused_item_roundtrip", Fu, "out = torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)\nscale = out.abs().max().item() + 1.0\nreturn out * (scale / scale)", 7, public="device", device_sensitive=True),
     # --- q4: correct styles get 7
     v("rnn_loop", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W"), 7),
     v("rnn_iter_linear", R, "W = torch.cat((W_xh, W_hh), dim=0)\nH, outs = H0, []\nfor X_t in X:\n    H = torch.tanh(F.linear(torch.cat((X_t, H), -1), W.T, b_h))\n    outs.append(H)\nreturn torch.stack(outs), H", 7),
     # --- q4 mistakes
-    v("rnn_weights_in_loop", R, RNN_LOOP.format(W="None", step="torch.cat((X[t], H), 1) @ torch.cat((W_xh, W_hh), 0)"), 6),
-    v("rnn_separate_step", R, RNN_LOOP.format(W="None", step="X[t] @ W_xh + H @ W_hh"), 6),
-    v("rnn_no_tanh", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.tanh(", "("), 0),
-    v("rnn_zeros_no_device", R, "W = torch.cat((W_xh, W_hh), 0)\nouts = torch.zeros(X.shape[0], X.shape[1], W.shape[1], dtype=X.dtype)\nH = H0\nfor t in range(X.shape[0]):\n    H = torch.tanh(torch.cat((X[t], H), 1) @ W + b_h)\n    outs[t] = H\nreturn outs, H", 6, device_sensitive=True),
+    v("rnn_weights_in_loop", R, RNN_LOOP.format(W="None", step="torch.cat((X[t], H), 1) @ torch.cat((W_xh, W_hh), 0)"), 6, public='weights'),
+    v("rnn_separate_step", R, RNN_LOOP.format(W="None", step="X[t] @ W_xh + H @ W_hh"), 6, public='products'),
+    v("rnn_no_tanh", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.tanh(", "("), 0, public='differs from the float64 reference'),
+    v("rnn_zeros_no_device", R, "W = torch.cat((W_xh, W_hh), 0)\nouts = torch.zeros(X.shape[0], X.shape[1], W.shape[1], dtype=X.dtype)\nH = H0\nfor t in range(X.shape[0]):\n    H = torch.tanh(torch.cat((X[t], H), 1) @ W + b_h)\n    outs[t] = H\nreturn outs, H", 6, device_sensitive=True, public='device'),
     # hangs on every call: the public check's alarm and each hidden group's limit end it; the other
     # questions keep their points (bounded checks, not a lost run)
-    v("rnn_hangs", R, "while True:\n    pass", 0),
-    v("rnn_list_output", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.stack(outs)", "outs"), 0),
+    v("rnn_hangs", R, "while True:\n    pass", 0, public='did not return'),
+    v("rnn_list_output", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.stack(outs)", "outs"), 0, public='torch.Tensor'),
 ]

@@ -12,8 +12,20 @@ ROOT = Path(__file__).resolve().parent.parent
 from autograder import dist  # noqa: E402
 
 ZIP = dist.ZIP
-QUESTIONS = ["q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward"]
-FULL = {"q1_shapes": 2, "q2_separate": 5, "q3_fused": 8, "q4_rnn_forward": 7}
+
+
+def _points() -> dict:
+    """``{question: points}`` read from the committed zip's test files with Otter's API."""
+    import tempfile
+
+    from autograder.batch.cli import question_points, unpack
+    with tempfile.TemporaryDirectory() as tmp:
+        tests_dir, _ = unpack(str(ZIP), tmp)
+        return question_points(tests_dir)
+
+
+FULL = _points()
+QUESTIONS = list(FULL)
 
 
 @pytest.fixture(scope="session")

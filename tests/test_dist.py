@@ -6,6 +6,8 @@ import zipfile
 
 import nbformat
 
+from autograder.spec import QUESTIONS
+
 from conftest import ROOT, dist, execute_notebook
 
 
@@ -53,7 +55,7 @@ def test_student_notebook_has_no_solution_and_no_hidden_test(built):
         assert marker not in text
     nb = nbformat.reads(text, 4)
     tests = nb.metadata["otter"]["tests"]
-    assert set(tests) == {"q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward"}
+    assert set(tests) == set(QUESTIONS)
     for question, test in tests.items():
         assert "hidden=True" not in test and "hidden=False" in test, f"hidden test case in {question}"
 
@@ -67,7 +69,7 @@ def test_autograder_zip_layout(built):
     assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json",
             "files/autograder/judge/__init__.py", "files/autograder/runner/serve.py",
             "files/autograder/judge/setup_runner.sh"} <= names
-    assert {f"tests/{q}.py" for q in ("q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward")} <= names
+    assert {f"tests/{q}.py" for q in QUESTIONS} <= names
     assert not any("__pycache__" in n for n in names)
     assert "playwright" not in setup and "chromium" not in setup
     assert "setup_runner.sh" in setup, "setup.sh must create the runner user"

@@ -14,6 +14,7 @@ process left running, exhausting the judge's memory, filling the disk, fork bomb
 import io
 import os
 import pickle
+import re
 import shutil
 import socket
 import subprocess
@@ -50,8 +51,9 @@ def disruptive(port):
         "kills-its-parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "spawns-processes": (f"import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
                              f"subprocess.Popen(['sh', '-c', 'exec -a {MARK} sleep 3600'])"),
-        "forks-many": ("import os, time\nfor _ in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(3600)\n"
-                       "            os._exit(0)\n    except OSError:\n        break"),
+        "forks-many": ("import os, time\nforked = 0\nfor _ in range(400):\n    try:\n        if os.fork() == 0:\n"
+                       "            time.sleep(3600)\n            os._exit(0)\n        forked += 1\n    except OSError:\n        break\n"
+                       "print(f'forked {forked} processes')"),
         "floods-stdout": "for _ in range(200):\n    print('x' * 1_000_000)",
         "fills-the-disk": ("import os\ntry:\n    for i in range(10000):\n        with open(f'fill-{i}', 'wb') as f:\n"
                            "            f.write(b'x' * (32 << 20))\nexcept OSError as e:\n    print('disk full:', e)"),
@@ -146,6 +148,11 @@ def hostile_batch(solution_nb, tmp_path_factory):
     return book, received, survivors, done
 
 
+def hostile_batch_output(done):
+    from pathlib import Path
+    return Path(done.args[done.args.index("--output") + 1])
+
+
 def status(book, name):
     return book.loc[name, "grading_status"]
 
@@ -204,6 +211,13 @@ def test_a_pickled_log_is_never_loaded_and_shipped_helpers_are_never_used(hostil
     book, _, _, _ = hostile_batch
     assert book.loc["pickles-the-log.zip", "total_points_earned"] == 19
     assert not os.path.exists(PWNED), "something unpickled the submission's .OTTER_LOG"
+
+
+def test_a_fork_bomb_stops_at_the_process_cap(hostile_batch):
+    book, _, _, done = hostile_batch
+    output = (hostile_batch_output(done) / "forks-many.ipynb" / "output.txt").read_text()
+    forked = int(re.search(r"forked (\d+) processes", output).group(1))
+    assert forked < 300, f"{forked} forks went through: no process cap held"
 
 
 def test_no_process_survives(hostile_batch):

@@ -84,8 +84,39 @@ def write_submission(output: str, sub, answer: dict, row: dict, questions, point
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        return grade_all(args, tmp)
+
+
+def run_pool(args, todo: list, tests_dir: str, config: dict, record) -> list:
+    """Grade ``todo`` with a pool of judge workers; returns what is left if the pool broke."""
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("i", 0)
+    workers = max(1, min(args.workers, len(todo)))
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=worker.init,
+                                                  initargs=(tests_dir, config, args.unsafe, counter))
+    left = list(todo)
     try:
-        subs = discover(args.submissions)
+        futures = {pool.submit(worker.grade, s.path, args.memory_mb, args.timeout): s for s in todo}
+        for future in concurrent.futures.as_completed(futures):
+            sub = futures[future]
+            try:
+                answer = future.result()
+            except concurrent.futures.process.BrokenProcessPool:
+                return left
+            except Exception as error:  # the judge failed on this one: its row says so, the others go on
+                answer = {"status": f"error: the grader failed on this submission ({type(error).__name__}: "
+                                    f"{error}); grade it again", "results": None, "output": ""}
+            record(sub, answer)
+            left.remove(sub)
+        return left
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def grade_all(args, tmp: str) -> int:
+    try:
+        subs = discover(args.submissions, os.path.join(tmp, "export"))
     except SubmissionsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -97,42 +128,36 @@ def main(argv=None) -> int:
         return 2
     if args.unsafe:
         print("warning: grading WITHOUT a sandbox (--unsafe): rows are marked unsafe", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        tests_dir, config = unpack(args.autograder, tmp)
-        points = question_points(tests_dir)
-        questions = list(points)
-        os.makedirs(args.output, exist_ok=True)
-        book = Gradebook(args.output, questions, points)
-        todo = [s for s in subs if args.regrade or not book.graded(s.key)]
-        if len(todo) < len(subs):
-            print(f"resuming: {len(subs) - len(todo)} already graded in {book.path} (use --regrade to grade again)",
-                  file=sys.stderr)
-        workers = max(1, min(args.workers, len(todo) or 1))
-        context = multiprocessing.get_context("fork")
-        counter = context.Value("i", 0)
-        bar = tqdm(total=len(todo), unit="submission", disable=args.quiet, file=sys.stderr)
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=worker.init,
-                                                      initargs=(tests_dir, config, args.unsafe, counter))
-        try:
-            futures = {pool.submit(worker.grade, s.path, args.memory_mb, args.timeout): s for s in todo}
-            for future in concurrent.futures.as_completed(futures):
-                sub = futures[future]
-                try:
-                    answer = future.result()
-                except Exception as error:  # a judge worker died: this row says so, the others go on
-                    answer = {"status": f"error: the grader failed on this submission ({type(error).__name__}: "
-                                        f"{error}); grade it again", "results": None, "output": ""}
-                row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, review.flags(sub.path))
-                write_submission(args.output, sub, answer, row, questions, points)
-                bar.update(1)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            print(f"\ninterrupted: {book.path} holds every submission graded so far; run again to resume",
-                  file=sys.stderr)
-            return 130
-        finally:
-            bar.close()
-            pool.shutdown(wait=True, cancel_futures=True)
+    tests_dir, config = unpack(args.autograder, tmp)
+    points = question_points(tests_dir)
+    questions = list(points)
+    os.makedirs(args.output, exist_ok=True)
+    book = Gradebook(args.output, questions, points)
+    todo = [s for s in subs if args.regrade or not book.graded(s.key)]
+    if len(todo) < len(subs):
+        print(f"resuming: {len(subs) - len(todo)} already graded in {book.path} (use --regrade to grade again)",
+              file=sys.stderr)
+    bar = tqdm(total=len(todo), unit="submission", disable=args.quiet, file=sys.stderr)
+
+    def record(sub, answer):
+        row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, review.flags(sub.path))
+        write_submission(args.output, sub, answer, row, questions, points)
+        bar.update(1)
+
+    try:
+        for _ in range(3):  # a judge worker that died takes its pool down: start a new one
+            todo = run_pool(args, todo, tests_dir, config, record)
+            if not todo:
+                break
+        for sub in todo:
+            record(sub, {"status": "error: the grader failed three times on this batch; grade it again",
+                         "results": None, "output": ""})
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {book.path} holds every submission graded so far; run again to resume",
+              file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
     text = report.summary(book.frame(), questions, points, args.output)
     if not args.quiet:
         print(book.frame().drop(columns=["name", "email", "review_flags"]).to_string(index=False))

@@ -2,7 +2,6 @@
 "Export Submissions" archive (zip or unpacked folder) with its ``submission_metadata.yml``."""
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
@@ -37,18 +36,18 @@ def _gradable(path: str) -> bool:
     return path.endswith((".ipynb", ".zip"))
 
 
-def discover(path: str, unpack_to: str = None) -> list:
-    """All submissions under ``path``, sorted by key. Raises SubmissionsError with a clear message."""
+def discover(path: str, unpack_to: str) -> list:
+    """All submissions under ``path``, sorted by key; a Gradescope export zip is unpacked into
+    ``unpack_to`` (the caller's temporary folder). Raises SubmissionsError with a clear message."""
     if not os.path.exists(path):
         raise SubmissionsError(f"no such file or folder: {path}")
     if os.path.isfile(path):
         if path.endswith(".zip") and _is_gradescope_export(path):
-            unpack_to = unpack_to or tempfile.mkdtemp(prefix="gradescope-export-")
             with zipfile.ZipFile(path) as z:
                 z.extractall(unpack_to)
             inner = [os.path.join(unpack_to, d) for d in os.listdir(unpack_to)]
             root = next((d for d in inner if os.path.isfile(os.path.join(d, "submission_metadata.yml"))), unpack_to)
-            return discover(root)
+            return discover(root, unpack_to)
         return [Submission(os.path.basename(path), path)]
     if os.path.isfile(os.path.join(path, "submission_metadata.yml")):
         students = _gradescope_students(path)

@@ -8,7 +8,10 @@ import sys
 
 @contextlib.contextmanager
 def all_cores_busy():
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    """One spinning process pinned to each core (whatever the caller's own affinity)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                 preexec_fn=lambda core=core: os.sched_setaffinity(0, {core}))
+                for core in range(os.cpu_count() or 1)]
     try:
         yield len(spinners)
     finally:

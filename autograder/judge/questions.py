@@ -32,25 +32,21 @@ class Graded:
         return ", ".join(f"{k}={v}" for k, v in sizes.items())
 
 
-def _step(name):
-    return Graded(
-        spec=spec.QUESTIONS[name],
+#: What a question of each ``spec.Question.family`` is called with and compared against.
+FAMILIES = {
+    "step": dict(  # f(X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)) -> (n, h)
         cases=inputs.step_shapes,
         make_inputs=lambda rng, s, dtype: inputs.step_inputs(rng, s["n"], s["d"], s["h"], dtype),
         reference=lambda X, W_xh, H, W_hh: (references.separate(X, W_xh, H, W_hh),),
         result_shapes=lambda s: (((s["n"], s["h"]), "(n, h)"),),
         mistakes=references.likely_step_mistakes,
-    )
-
-
-GRADED = {
-    "q2_separate": _step("q2_separate"),
-    "q3_fused": _step("q3_fused"),
-    "q4_rnn_forward": Graded(
-        spec=spec.QUESTIONS["q4_rnn_forward"],
+    ),
+    "sequence": dict(  # f(X (T, n, d), H0 (n, h), W_xh, W_hh, b_h (h,)) -> ((T, n, h), (n, h))
         cases=inputs.sequence_shapes,
         make_inputs=lambda rng, s, dtype: inputs.sequence_inputs(rng, s["T"], s["n"], s["d"], s["h"], dtype),
         reference=references.rnn_forward,
         result_shapes=lambda s: (((s["T"], s["n"], s["h"]), "(T, n, h)"), ((s["n"], s["h"]), "(n, h)")),
     ),
 }
+
+GRADED = {q.name: Graded(spec=q, **FAMILIES[q.family]) for q in spec.QUESTIONS.values() if q.function}

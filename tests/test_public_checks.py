@@ -1,0 +1,91 @@
+"""The public checks, run as a student runs them: every catalogue variant is put into the student's
+notebook (public tests only), executed top to bottom in a fresh kernel, and the output of its
+question's ``grader.check`` cell is read. Every valid style passes every public check; every
+honest mistake fails one whose message names it. Public checks carry no points."""
+
+import concurrent.futures
+import json
+import re
+from datetime import datetime
+
+import nbformat
+import pytest
+
+from catalogue import VARIANTS
+from conftest import FULL, dist, execute_notebook
+from test_catalogue import variant_notebook
+
+HONEST = [v for v in VARIANTS if v.public is not None]
+
+
+def _check_outputs(nb) -> dict:
+    """``{question: text of its grader.check cell's outputs}``."""
+    out = {}
+    for cell in nb.cells:
+        found = re.search(r'grader\.check\("(\w+)"\)', cell.source) if cell.cell_type == "code" else None
+        if found:
+            out[found.group(1)] = "\n".join(
+                o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("evalue", ""))
+                for o in cell.outputs)
+    return out
+
+
+def _run(args):
+    source, folder = args
+    from pathlib import Path
+    nb, seconds, _ = execute_notebook(source, Path(folder))
+    return _check_outputs(nb), seconds
+
+
+@pytest.fixture(scope="module")
+def public_runs(built, tmp_path_factory):
+    solution = nbformat.reads(built[dist.SOLUTION_SUBMISSION], 4)
+    jobs = [(nbformat.writes(variant_notebook(solution, v)), str(tmp_path_factory.mktemp(v.name))) for v in HONEST]
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(_run, jobs))
+    return {v.name: r for v, r in zip(HONEST, results)}
+
+
+def test_the_student_notebook_carries_no_hidden_test_and_no_points(built):
+    nb = nbformat.reads(built[dist.STUDENT], 4)
+    tests = nb.metadata["otter"]["tests"]
+    for question, source in tests.items():
+        assert "points: 0" in source or "points=0" in source, f"{question}: public checks must carry no points"
+    checks_cell = [c for c in nb.cells if "public_checks" in c.get("metadata", {}).get("tags", [])]
+    assert len(checks_cell) == 1 and "def public_check(" in checks_cell[0].source
+
+
+@pytest.mark.parametrize("variant", HONEST, ids=[v.name for v in HONEST])
+def test_public_checks_pass_every_valid_style_and_name_every_mistake(public_runs, variant):
+    outputs, _ = public_runs[variant.name]
+    text = outputs[variant.question]
+    if variant.public == "":
+        assert "All test cases passed" in text, f"{variant.name}: a valid style failed a public check:\n{text}"
+    else:
+        assert "All test cases passed" not in text, f"{variant.name} passed every public check:\n{text}"
+        assert variant.public.lower() in text.lower(), f"{variant.name}: no public message says {variant.public!r}:\n{text}"
+    for question, other in outputs.items():
+        if question != variant.question:
+            assert "All test cases passed" in other, f"{variant.name}: {question} failed:\n{other}"
+
+
+def test_every_question_prints_a_compact_verdict(executed_solution):
+    nb, _, _ = executed_solution
+    outputs = _check_outputs(nb)
+    assert set(outputs) == set(FULL)
+    assert "q3_fused: values ✓" in outputs["q3_fused"] and "speed ✓" in outputs["q3_fused"]
+
+
+def test_public_checks_take_a_few_seconds_per_question(executed_solution):
+    nb, _, _ = executed_solution
+    seconds = {}
+    for cell in nb.cells:
+        found = re.search(r'grader\.check\("(\w+)"\)', cell.source) if cell.cell_type == "code" else None
+        timing = cell.get("metadata", {}).get("execution", {})
+        if found and "iopub.execute_input" in timing:
+            start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            seconds[found.group(1)] = (end - start).total_seconds()
+    print("public check seconds per question:", json.dumps(seconds))
+    assert set(seconds) == set(FULL)
+    assert max(seconds.values()) < 10, seconds
