@@ -12,7 +12,8 @@ import zipfile
 
 #: (flag, pattern) over the code cells of the notebook(s) in a submission
 PATTERNS = (
-    ("touches the grader's runner or judge", r"\bautograder\b|\bserve\s*\.\s*call\b|\bwire\b"),
+    ("touches the grader's runner or judge",
+     r"\b(import|from)\s+autograder\b|\bautograder\s*\.\s*(runner|judge|wire)\b|\bserve\s*\.\s*call\b|\bwire\s*\.\s*\w"),
     ("touches Otter's grading internals", r"\botter\s*\.\s*(test_files|execute|run|check|api)\b|\bGradingResults\b|\bTestFile\b"),
     ("edits sys.modules", r"\bsys\s*\.\s*modules\b"),
     ("imports dynamically", r"\b__import__\b|\bimportlib\b|\brunpy\b"),

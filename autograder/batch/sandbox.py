@@ -2,21 +2,25 @@
 
 The sandbox sees, read-only, only what Python needs: system libraries (``/usr`` and the top-level
 links into it), the interpreter's installation, the virtual environment, and a copy of the
-runner's own modules (not the repository: no solution, no hidden test, no reference). Its only
-writable place is a size-capped tmpfs at ``/tmp``. It has its own user namespace (uid 65534, no
+runner's own modules (not the repository: no solution, no hidden test, no reference). Its root
+is read-only; its only writable places are two size-capped tmpfs, ``/scratch`` and ``/dev/shm``. It has its own user namespace (uid 65534, no
 capabilities), pid, network, IPC, UTS and cgroup namespaces, and dies with the judge.
 """
 
 import functools
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import sys
 import time
 
-#: bytes of the sandbox's writable tmpfs (the submission's scratch space)
+#: bytes of the sandbox's writable tmpfs (the submission's scratch space), and of its /dev/shm
 TMPFS_BYTES = 512 << 20
+SHM_BYTES = 64 << 20
+#: the one writable folder inside the sandbox
+SCRATCH = "/scratch"
 #: processes one worker's sandbox may hold at once (a fork bomb stops here)
 MAX_PIDS = 256
 CODE_MOUNT = "/runner-code"
@@ -47,12 +51,16 @@ def command(code_dir: str) -> list:
     binds = [arg for p in prefixes for arg in ("--ro-bind", p, p)]
     if os.path.realpath(sys.executable) != sys.executable:  # a venv's python is a link into the base
         binds += ["--ro-bind", os.path.dirname(sys.executable), os.path.dirname(sys.executable)]
-    return ["bwrap", "--unshare-user", "--uid", "65534", "--gid", "65534", "--unshare-pid", "--unshare-net",
-            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL", "--die-with-parent",
-            "--new-session", *_system_binds(), *binds, "--ro-bind", code_dir, CODE_MOUNT,
-            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-            "--chdir", "/tmp", "--setenv", "PYTHONPATH", CODE_MOUNT, "--setenv", "HOME", "/tmp",
-            "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1", "--unsetenv", "PYTHONHOME"]
+    nobody = pwd.getpwnam("nobody")
+    return ["bwrap", "--unshare-user", "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid), "--unshare-pid",
+            "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
+            "--die-with-parent", "--new-session",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+            "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH, "--symlink", SCRATCH, "/tmp",
+            *_system_binds(), *binds, "--ro-bind", code_dir, CODE_MOUNT,
+            "--remount-ro", "/", "--chdir", SCRATCH, "--setenv", "PYTHONPATH", CODE_MOUNT, "--setenv", "HOME", SCRATCH,
+            "--setenv", "TMPDIR", SCRATCH, "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1",
+            "--unsetenv", "PYTHONHOME"]
 
 
 @functools.cache

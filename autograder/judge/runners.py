@@ -268,12 +268,13 @@ class Sandbox:
     tmpfs. It has its own user (65534, no capabilities), pid, network, IPC and UTS namespaces.
     """
 
-    def __init__(self, bwrap_cmd: list, scratch: str, core: int = None, preexec_fn=None):
+    def __init__(self, bwrap_cmd: list, scratch: str, core: int = None, preexec_fn=None,
+                 scratch_inside: str = "/scratch"):
         self.scratch, self.core = scratch, core
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.control = parent
         cmd = [*bwrap_cmd, sys.executable, "-s", "-m", "autograder.runner", "--zygote",
-               "--control", str(child.fileno()), "--scratch", "/tmp"]
+               "--control", str(child.fileno()), "--scratch", scratch_inside]
         self.log = open(os.path.join(scratch, "sandbox.log"), "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                      pass_fds=(child.fileno(),), start_new_session=True, preexec_fn=preexec_fn)

@@ -81,8 +81,8 @@ class Session:
     def stop(self):
         """Kill the runner and everything it started; keep what it printed."""
         if self.runner is not None:
-            self.runner.kill()
             self.outputs.append(self.runner.output())
+            self.runner.kill()
             self.runner = None
 
     def output(self) -> str:

@@ -117,7 +117,7 @@ def main(argv=None) -> None:
     parser.add_argument("--replies", type=int)
     parser.add_argument("--zygote", action="store_true")
     parser.add_argument("--control", type=int)
-    parser.add_argument("--scratch", default="/tmp")
+    parser.add_argument("--scratch", default="/scratch")
     args = parser.parse_args(argv)
     if args.zygote:
         zygote(args.control, args.scratch)
