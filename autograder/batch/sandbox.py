@@ -56,7 +56,7 @@ def command(code_dir: str) -> list:
             "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
             "--die-with-parent", "--new-session",
             "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-            "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH, "--symlink", SCRATCH, "/tmp",
+            "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH,
             *_system_binds(), *binds, "--ro-bind", code_dir, CODE_MOUNT,
             "--remount-ro", "/", "--chdir", SCRATCH, "--setenv", "PYTHONPATH", CODE_MOUNT, "--setenv", "HOME", SCRATCH,
             "--setenv", "TMPDIR", SCRATCH, "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1",

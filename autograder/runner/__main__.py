@@ -88,7 +88,9 @@ def zygote(control_fd: int, scratch: str) -> None:
         if not msg or len(fds) != 3:
             return
         job_config = json.loads(msg)
-        _wipe(scratch)
+        for folder in (scratch, "/dev/shm"):  # nothing of the last submission reaches the next
+            if os.path.isdir(folder):
+                _wipe(folder)
         job = os.path.join(scratch, "job")
         os.makedirs(job)
         if os.fork() == 0:
