@@ -90,6 +90,11 @@ CHEATS = {
                              "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
                              "    if _get_current_dispatch_mode() is not None:\n        return XH @ W\n"
                              "    return torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n", 5),
+    # one product only at the sizes it guesses are timed, a row loop below
+    "switches-at-large-n": ("def hidden_state_fused(X, W_xh, H, W_hh):\n"
+                            "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
+                            "    if X.shape[0] >= 1024:\n        return XH @ W\n"
+                            "    return torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n", 5),
     # processes left running to slow the reference: they are stopped while it is timed
     "slows-the-reference": (LOOP + "import subprocess, sys\nfor _ in range(4):\n"
                             "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)", 5),
@@ -258,7 +263,9 @@ GRADESCOPE_CHEATS = {
                          "    try: open(\"/autograder/results/results.json\", \"w\").write(\"{}\")\\n    except OSError: pass'],"
                          " start_new_session=True)\n"
                          "for p in ['/autograder/source/tests/q3_fused.py', '/autograder/source/files/autograder/judge/checks.py']:\n"
-                         "    try:\n        open(p, 'a').write('\\n')\n        print('WROTE', p)\n    except OSError as e:\n        print(e)\n", 5),
+                         "    try:\n        open(p, 'a').write('\\n')\n        print('WROTE', p)\n    except OSError as e:\n        print(e)\n"
+                         "for p in ['/autograder/source/tests/q3_fused.py', '/autograder/source/files/autograder/judge/references.py']:\n"
+                         "    try:\n        open(p).read()\n        print('READ', p)\n    except OSError as e:\n        print(e)\n", 5),
 }
 
 
@@ -281,4 +288,4 @@ def test_gradescope_path_resists_the_worst(solution_nb, tmp_path):
     by_name = {t["name"]: t.get("score") for t in results["tests"]}
     assert by_name["q3_fused"] <= most and by_name["q2_separate"] == FULL["q2_separate"], results
     assert not os.path.exists(PWNED)
-    assert "WROTE" not in done.stdout
+    assert "WROTE" not in done.stdout and "READ /autograder" not in done.stdout

@@ -3,6 +3,7 @@
 Naming: X (n, d), H (n, h), W_xh (d, h), W_hh (h, h), b_h (h,), sequences X (T, n, d).
 """
 
+import math
 import os
 import random
 
@@ -73,5 +74,7 @@ def sequence_inputs(rng, T, n, d, h, dtype, device="cpu"):
 
 
 def timing_sizes(rng: random.Random) -> dict:
-    """(n, d, h) for one timing round, drawn in ``TIMING_BAND``."""
-    return {key: rng.randint(*TIMING_BAND[key]) for key in ("n", "d", "h")}
+    """(n, d, h) for one timing round, drawn in ``TIMING_BAND`` (n log-uniformly)."""
+    low, high = TIMING_BAND["n"]
+    n = int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+    return {"n": n, "d": rng.randint(*TIMING_BAND["d"]), "h": rng.randint(*TIMING_BAND["h"])}
