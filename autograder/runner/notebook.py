@@ -36,5 +36,10 @@ def prepare() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     import IPython.core.interactiveshell  # noqa: F401
     import otter  # noqa: F401
-    import torch  # noqa: F401
-    import torch.utils._python_dispatch  # noqa: F401
+    import torch
+
+    from .trace import OpTrace
+    meta = torch.empty(2, 2, device="meta")  # the meta device and the trace cost a second at first use
+    with OpTrace():
+        torch.cat((meta, meta), 1) @ torch.cat((meta, meta), 0)
+        torch.cat((torch.ones(2, 2), torch.ones(2, 2)), 1) @ torch.ones(4, 2)
