@@ -18,7 +18,7 @@ def _points() -> dict:
     """``{question: points}`` read from the committed zip's test files with Otter's API."""
     import tempfile
 
-    from autograder.batch.cli import question_points, unpack
+    from autograder.batch.autograder_zip import question_points, unpack
     with tempfile.TemporaryDirectory() as tmp:
         tests_dir, _ = unpack(str(ZIP), tmp)
         return question_points(tests_dir)

@@ -225,6 +225,12 @@ def test_a_fork_bomb_stops_at_the_process_cap(hostile_batch):
     assert forked < 300, f"{forked} forks went through: no process cap held"
 
 
+def test_output_is_kept_up_to_two_megabytes(hostile_batch):
+    book, _, _, done = hostile_batch
+    output = (hostile_batch_output(done) / "floods-stdout.ipynb" / "output.txt").read_text()
+    assert 2 << 20 <= len(output.encode()) <= (2 << 20) + 1000 and output.endswith("[output truncated]\n")
+
+
 def test_no_process_survives(hostile_batch):
     _, _, survivors, _ = hostile_batch
     assert MARK not in survivors and "sleep 3600" not in survivors and "while True: pass" not in survivors

@@ -14,18 +14,17 @@ unless told --unsafe.
 
 import argparse
 import concurrent.futures
-import json
 import multiprocessing
 import os
 import sys
 import tempfile
-import zipfile
 
 from tqdm import tqdm
 
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
 from ..paths import EXAMPLES, ZIP
 from . import report, review, sandbox, worker
+from .autograder_zip import question_points, unpack
 from .gradebook import Gradebook
 from .submissions import SubmissionsError, discover
 
@@ -49,43 +48,6 @@ def parse_args(argv):
                    help="grade without bubblewrap (submission code can then read your files and reach the network)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no gradebook print")
     return p.parse_args(argv)
-
-
-def unpack(autograder: str, folder: str) -> tuple:
-    """The zip's tests folder and Otter config, unpacked into ``folder``."""
-    with zipfile.ZipFile(autograder) as z:
-        for name in z.namelist():
-            if name.startswith("tests/") or name == "otter_config.json":
-                z.extract(name, folder)
-    with open(os.path.join(folder, "otter_config.json")) as f:
-        return os.path.join(folder, "tests"), json.load(f)
-
-
-def question_points(tests_dir: str) -> dict:
-    """``{question: points}`` from the zip's test files (Otter's own parser)."""
-    from otter.test_files import ExceptionTestFile
-    points = {}
-    for name in sorted(os.listdir(tests_dir)):
-        tf = ExceptionTestFile.from_file(os.path.join(tests_dir, name))
-        points[tf.name] = sum(tc.points for tc in tf.test_cases)
-    return points
-
-
-def write_submission(output: str, sub, answer: dict, row: dict, questions, points) -> None:
-    folder = os.path.join(output, report.safe_name(sub.key))
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as f:
-        json.dump(answer.get("results") or {"status": answer["status"]}, f, indent=1, ensure_ascii=False)
-    with open(os.path.join(folder, "output.txt"), "w", encoding="utf-8") as f:
-        f.write(answer.get("output", ""))
-    with open(os.path.join(folder, "feedback.txt"), "w", encoding="utf-8") as f:
-        f.write(report.feedback_text(sub.key, row, answer.get("results"), questions, points))
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        return grade_all(args, tmp)
 
 
 def run_pool(args, todo: list, tests_dir: str, config: dict, record) -> list:
@@ -141,7 +103,7 @@ def grade_all(args, tmp: str) -> int:
 
     def record(sub, answer):
         row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, review.flags(sub.path))
-        write_submission(args.output, sub, answer, row, questions, points)
+        report.write_submission(args.output, sub.key, answer, row, questions, points)
         bar.update(1)
 
     try:
@@ -164,3 +126,9 @@ def grade_all(args, tmp: str) -> int:
         print()
         print(text)
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        return grade_all(args, tmp)

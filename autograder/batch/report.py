@@ -1,5 +1,6 @@
 """Per-submission feedback and the class summary (statistics and a histogram of totals)."""
 
+import json
 import os
 import re
 
@@ -52,3 +53,15 @@ def summary(frame, questions: list, points: dict, output: str) -> str:
     fig.savefig(os.path.join(output, "histogram.png"), dpi=100)
     plt.close(fig)
     return text
+
+
+def write_submission(output: str, key: str, answer: dict, row: dict, questions, points) -> None:
+    """``<output>/<submission>/``: results.json, output.txt and feedback.txt of one submission."""
+    folder = os.path.join(output, safe_name(key))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as f:
+        json.dump(answer.get("results") or {"status": answer["status"]}, f, indent=1, ensure_ascii=False)
+    with open(os.path.join(folder, "output.txt"), "w", encoding="utf-8") as f:
+        f.write(answer.get("output", ""))
+    with open(os.path.join(folder, "feedback.txt"), "w", encoding="utf-8") as f:
+        f.write(feedback_text(key, row, answer.get("results"), questions, points))

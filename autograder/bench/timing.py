@@ -15,12 +15,13 @@ import statistics
 import tempfile
 import time
 
-from ..batch import cli, sandbox, worker
+from ..batch import sandbox, worker
+from ..batch.autograder_zip import unpack
 from ..config import FUSED_SLOWDOWN_LIMIT
 from ..judge import timing
 from ..judge.questions import GRADED, CheckFailure
 from ..judge.stand_ins import FunctionProxy
-from ..paths import EXAMPLES
+from ..paths import EXAMPLES, ZIP
 from .load import all_cores_busy
 from .variants import FUSED, function_source, replace_function
 
@@ -58,7 +59,7 @@ def main(argv=None):
     parser.add_argument("--busy-only", action="store_true", help="skip the idle condition")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        tests_dir, config = cli.unpack(str(cli.DEFAULT_ZIP), tmp)
+        tests_dir, config = unpack(str(ZIP), tmp)
         worker.init(tests_dir, config, not sandbox.available(), multiprocessing.Value("i", 0))
         print(f"q3 timing check, limit {FUSED_SLOWDOWN_LIMIT}x, {args.repeat} runs per function and condition "
               f"({'sandboxed runner' if sandbox.available() else 'unsandboxed runner'})\n")

@@ -1,0 +1,25 @@
+"""What the batch grader reads from the built autograder zip: its test files and Otter config."""
+
+import json
+import os
+import zipfile
+
+
+def unpack(autograder: str, folder: str) -> tuple:
+    """The zip's tests folder and Otter config, unpacked into ``folder``."""
+    with zipfile.ZipFile(autograder) as z:
+        for name in z.namelist():
+            if name.startswith("tests/") or name == "otter_config.json":
+                z.extract(name, folder)
+    with open(os.path.join(folder, "otter_config.json")) as f:
+        return os.path.join(folder, "tests"), json.load(f)
+
+
+def question_points(tests_dir: str) -> dict:
+    """``{question: points}`` from the zip's test files (Otter's own parser)."""
+    from otter.test_files import ExceptionTestFile
+    points = {}
+    for name in sorted(os.listdir(tests_dir)):
+        tf = ExceptionTestFile.from_file(os.path.join(tests_dir, name))
+        points[tf.name] = sum(tc.points for tc in tf.test_cases)
+    return points
