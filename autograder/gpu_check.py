@@ -73,7 +73,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         result = {"verdicts": verdicts(args.cuda)}
-        if args.cuda:
+        import torch
+        if args.cuda and torch.cuda.is_available():
             result["timing"] = timing_runs(args.repeat)
         print(json.dumps(result))
         return
