@@ -106,6 +106,7 @@ def main(root: str = ROOT) -> int:
     write_results(results_path, zero_results("Grading did not finish; your instructor has been told."))
     for name in ("source", "submission", "results"):
         os.chmod(os.path.join(root, name), 0o700)
+    os.chmod(root, 0o711)  # the runner user may pass through to its home and its code, nothing more
     try:
         user = pwd.getpwnam(RUNNER_USER)
     except KeyError:

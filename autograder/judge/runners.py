@@ -303,7 +303,14 @@ class Sandbox:
             return []
 
     def alive(self) -> bool:
-        alive = {p.pid for p in self.tree() if p.status() != psutil.STATUS_ZOMBIE}
+        """The sandbox and its zygote run (a zygote a submission stopped or killed does not count)."""
+        alive = set()
+        for p in self.tree():
+            try:
+                if p.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_STOPPED, psutil.STATUS_DEAD):
+                    alive.add(p.pid)
+            except psutil.NoSuchProcess:
+                pass
         return self.proc.poll() is None and self.infrastructure <= alive
 
     def start_runner(self, memory_mb: int) -> "SandboxRunner":

@@ -49,6 +49,12 @@ class Session:
         self.runner = runner
         try:
             hello, _ = runner.channel.recv(self.notebook_limit)
+        except (wire.WireError, OSError) as error:  # no student code has run yet: the grader's problem
+            self.fatal = ("error: the grader could not start its runner (can the runner's user read the Python "
+                          f"environment? see setup.sh): {error}. Please tell your instructor; grade it again.")
+            self.stop()
+            raise CheckFailure(self.fatal) from None
+        try:
             if hello.get("kind") != "hello":
                 raise wire.WireError("the runner did not say hello")
             self.env_note = f"runner: Python {str(hello.get('python'))[:20]}, torch {str(hello.get('torch'))[:40]}"
