@@ -51,6 +51,9 @@ def disruptive(port):
         "kills-its-parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         # stops the zygote that would fork the next submission's runner: the next one must not suffer
         "stops-its-zygote": "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)",
+        # a tree deeper than Python's recursion, locked, in the shared /dev/shm: wiped all the same
+        "leaves-a-deep-tree": ("import os\nos.chdir('/dev/shm')\nfor _ in range(1500):\n    os.mkdir('a')\n    os.chdir('a')\n"
+                               "os.chmod('/dev/shm/a', 0)"),
         "spawns-processes": (f"import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
                              f"subprocess.Popen(['sh', '-c', 'exec -a {MARK} sleep 3600'])"),
         "forks-many": ("import os, time\nforked = 0\nfor _ in range(400):\n    try:\n        if os.fork() == 0:\n"
@@ -193,7 +196,7 @@ def test_fatal_submissions_get_a_row_saying_what_happened(hostile_batch, name, e
 
 @pytest.mark.parametrize("name", ["calls-sys-exit.ipynb", "spawns-processes.ipynb", "floods-stdout.ipynb",
                                   "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb",
-                                  "fills-the-disk.ipynb", "stops-its-zygote.ipynb", "reads-the-answers.ipynb",
+                                  "fills-the-disk.ipynb", "stops-its-zygote.ipynb", "leaves-a-deep-tree.ipynb", "reads-the-answers.ipynb",
                                   "forks-many.ipynb"])
 def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
     book, _, _, _ = hostile_batch

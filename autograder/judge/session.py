@@ -50,9 +50,11 @@ class Session:
         try:
             hello, _ = runner.channel.recv(self.notebook_limit)
         except (wire.WireError, OSError) as error:  # no student code has run yet: the grader's problem
+            self.stop()
+            if self.starts < 3:  # a sandbox an earlier submission broke is replaced: try again
+                return self.ensure()
             self.fatal = ("error: the grader could not start its runner (can the runner's user read the Python "
                           f"environment? see setup.sh): {error}. Please tell your instructor; grade it again.")
-            self.stop()
             raise CheckFailure(self.fatal) from None
         try:
             if hello.get("kind") != "hello":

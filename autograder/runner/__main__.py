@@ -15,9 +15,9 @@ import json
 import os
 import platform
 import resource
-import shutil
 import signal
 import socket
+import subprocess
 import sys
 
 from .. import spec, wire
@@ -54,22 +54,17 @@ def limit(memory_mb: int = RUNNER_MEMORY_MB) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a flood fails its writes instead of dying
 
 
-def _wipe(folder: str) -> None:
-    for entry in os.listdir(folder):
-        path = os.path.join(folder, entry)
-        for root, dirs, _ in os.walk(path):  # a runner may have taken its own permissions away
-            for d in dirs:
-                try:
-                    os.chmod(os.path.join(root, d), 0o700)
-                except OSError:
-                    pass
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
+def _wipe(folder: str) -> bool:
+    """Empty ``folder`` whatever a runner left in it (taken permissions, trees deeper than Python's
+    recursion): coreutils' iterative chmod and rm do the work. True when it is empty afterwards."""
+    try:
+        for entry in os.listdir(folder):
+            path = os.path.join(folder, entry)
+            for cmd in (["chmod", "-R", "u+rwx", path], ["rm", "-rf", "--one-file-system", path]):
+                subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return not os.listdir(folder)
+    except BaseException:  # noqa: BLE001 (whatever happens, the zygote must not go on unclean)
+        return False
 
 
 def zygote(control_fd: int, scratch: str) -> None:
@@ -88,9 +83,9 @@ def zygote(control_fd: int, scratch: str) -> None:
         if not msg or len(fds) != 3:
             return
         job_config = json.loads(msg)
-        for folder in (scratch, "/dev/shm"):  # nothing of the last submission reaches the next
-            if os.path.isdir(folder):
-                _wipe(folder)
+        clean = all(_wipe(folder) for folder in (scratch, "/dev/shm") if os.path.isdir(folder))
+        if not clean:  # nothing of the last submission may reach the next: let the judge start afresh
+            os._exit(3)
         job = os.path.join(scratch, "job")
         os.makedirs(job)
         if os.fork() == 0:
