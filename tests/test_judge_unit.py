@@ -79,8 +79,17 @@ def test_a_row_loop_fails_timing_and_the_trace_at_two_n():
 def test_a_hanging_call_fails_its_group_within_the_limit():
     from autograder.config import CHECK_TIME_LIMIT_S
     t0 = time.monotonic()
-    with pytest.raises(Exception, match=f"no answer within {CHECK_TIME_LIMIT_S:.0f} s"):
+    with pytest.raises(Exception, match=f"did not finish within {CHECK_TIME_LIMIT_S:.0f} s"):
         run("q2_separate", "values", lambda *a: time.sleep(600))
+    assert time.monotonic() - t0 < CHECK_TIME_LIMIT_S + 10
+
+
+def test_a_slow_function_cannot_hold_a_group_longer_than_its_limit():
+    """Each call under the limit, the group far over it: the limit is the group's (red team)."""
+    from autograder.config import CHECK_TIME_LIMIT_S
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match=f"did not finish within {CHECK_TIME_LIMIT_S:.0f} s"):
+        run("q2_separate", "values", lambda *a: (time.sleep(CHECK_TIME_LIMIT_S / 8), separate(*a))[1])
     assert time.monotonic() - t0 < CHECK_TIME_LIMIT_S + 10
 
 

@@ -17,7 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from ..paths import ZIP
+from ..paths import REPO, ZIP
 
 USER = "rnn-runner"
 
@@ -62,13 +62,15 @@ def command(folder: Path, ag: Path, script: str) -> list:
         f"if [ \"$1\" = shell ]; then echo 'mamba() {{ export PATH=\"{venv_bin}:$PATH\"; }}'; fi\n")
     os.chmod(shim / "mamba", 0o755)
     passwd, group = _user_files(folder)
-    binds = []
-    for path in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}):
-        if path.startswith("/root/"):
-            binds += ["--ro-bind", path, path]
-    return ["bwrap", "--dev-bind", "/", "/", "--tmpfs", "/root", *binds, "--bind", str(ag), "/autograder",
+    python = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(Path(sys.executable).parent)})
+    # what a Gradescope image would not hold is hidden: /root, the repository, the host's /tmp;
+    # the Python installation is bound back
+    hidden = ["--tmpfs", "/root", "--tmpfs", str(REPO), "--tmpfs", "/tmp"]
+    binds = [arg for path in python for arg in ("--ro-bind", path, path)]
+    return ["bwrap", "--dev-bind", "/", "/", *hidden, *binds, "--bind", str(ag), "/autograder",
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
-            "--setenv", "PATH", f"{shim}:{os.environ['PATH']}", "bash", "-c", script]
+            "--ro-bind", str(shim), "/opt/mamba-shim",
+            "--setenv", "PATH", f"/opt/mamba-shim:{os.environ['PATH']}", "bash", "-c", script]
 
 
 def run(folder: Path, submission: Path, timeout: float = 600) -> tuple:

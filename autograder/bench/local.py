@@ -37,6 +37,7 @@ class LocalSession(Session):
 def run_group(question: str, group: str, func, cuda: bool = False) -> str:
     """One check group on ``func``: its note, or raises CheckFailure."""
     session = LocalSession({GRADED[question].function: func}, cuda)
+    session.start_group()
     try:
         return checks.GROUPS[group](GRADED[question], FunctionProxy(session, GRADED[question]))
     finally:

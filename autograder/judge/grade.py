@@ -32,6 +32,7 @@ def _session_of(stand_ins):
 def run_check(question: str, group: str, stand_ins) -> None:
     session = _session_of(stand_ins)
     q = spec.QUESTIONS[question]
+    session.start_group()
     try:
         failed_gate = [g for g in q.gate(group) if session.outcomes.get((question, g), (True,))[0] is False]
         if "values" in failed_gate:

@@ -75,7 +75,7 @@ def runner_home(root: str, uid: int, gid: int) -> str:
 
 def remove_files_of(uid: int) -> None:
     """What the runner user left in the world-writable folders."""
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         try:
             entries = os.listdir(folder)
         except OSError:

@@ -97,14 +97,23 @@ class Session:
         return "\n".join(o for o in self.outputs if o)
 
     # --- requests ----------------------------------------------------------------------------
+    def start_group(self) -> None:
+        """A check group begins: all its calls together get ``CHECK_TIME_LIMIT_S``."""
+        self.group_deadline = time.monotonic() + CHECK_TIME_LIMIT_S
+
     def request(self, header: dict, blobs=(), timeout: float = CHECK_TIME_LIMIT_S, runner=None) -> tuple:
         runner = runner or self.ensure()
+        deadline = getattr(self, "group_deadline", None)
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
         try:
+            if timeout <= 0:
+                raise wire.WireTimeout("the group's time is up")
             return runner.channel.request(header, blobs, timeout)
         except wire.WireTimeout:
             self.stop()
-            raise RunnerFailure(f"no answer within {timeout:.0f} s: the function hangs or is far too slow "
-                                "(an endless loop, a sleep, a huge allocation?)") from None
+            raise RunnerFailure(f"the check did not finish within {CHECK_TIME_LIMIT_S:.0f} s: the function hangs "
+                                "or is far too slow (an endless loop, a sleep, a huge allocation?)") from None
         except (wire.WireError, OSError) as error:
             self.stop()
             raise RunnerFailure(self._death(error) if isinstance(error, wire.WireClosed)
