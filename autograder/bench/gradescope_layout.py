@@ -65,8 +65,14 @@ def command(folder: Path, ag: Path, script: str) -> list:
     python = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(Path(sys.executable).parent)})
     # what a Gradescope image would not hold is hidden: /root, the repository, the host's /tmp;
     # the Python installation is bound back
-    hidden = ["--tmpfs", "/root", "--tmpfs", str(REPO), "--tmpfs", "/tmp"]
-    binds = [arg for path in python for arg in ("--ro-bind", path, path)]
+    hidden = ["--tmpfs", "/root", "--tmpfs", "/tmp"]
+    if not str(REPO).startswith("/tmp/"):
+        hidden += ["--tmpfs", str(REPO)]
+    binds = []
+    for path in python:  # the folders above it traversable by the runner user, as on Gradescope
+        parents = [str(p) for p in reversed(Path(path).parents) if str(p) != "/"]
+        binds += [arg for parent in parents for arg in ("--perms", "0755", "--dir", parent)]
+        binds += ["--ro-bind", path, path]
     return ["bwrap", "--dev-bind", "/", "/", *hidden, *binds, "--bind", str(ag), "/autograder",
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
             "--ro-bind", str(shim), "/opt/mamba-shim",
