@@ -54,7 +54,7 @@ def command(code_dir: str) -> list:
     nobody = pwd.getpwnam("nobody")
     return ["bwrap", "--unshare-user", "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid), "--unshare-pid",
             "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
-            "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+            "--die-with-parent", "--new-session", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
             "--setenv", "LANG", "C.UTF-8", "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
             "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH,
             *_system_binds(), *binds, "--ro-bind", code_dir, CODE_MOUNT,
