@@ -21,7 +21,10 @@ import subprocess
 import sys
 import time
 
-import psutil
+try:
+    import psutil
+except ImportError:  # make gpu-check runs with torch alone; its local runners never need it
+    psutil = None
 
 from .. import wire
 from ..config import MAX_LOG_BYTES
