@@ -54,14 +54,17 @@ def drop_browser_install(setup_sh: str) -> str:
 #: appended to Otter's setup.sh: the unprivileged user that runs submission code
 SETUP_RUNNER = "\n# the user that runs submission code (the judge runs as root)\nbash /autograder/source/files/autograder/judge/setup_runner.sh\n"
 
-#: the zip's run_autograder: Otter's environment, then the judge (never Otter's notebook runner)
-RUN_AUTOGRADER = """#!/bin/bash
-# The judge decides every point as root; submission code runs only in runners as rnn-runner.
-export PATH=/root/miniforge3/bin:$PATH
-eval "$(mamba shell hook --shell bash)"
-mamba activate otter-env
-cd /autograder/source/files && exec python -s -m autograder.judge.gradescope
-"""
+#: what replaces the last line of Otter's run_autograder (``python .../run_otter.py``): the judge,
+#: in the environment Otter's lines before it activate, never Otter's notebook runner
+RUN_JUDGE = ("# The judge decides every point as root; submission code runs only in runners as rnn-runner.\n"
+             "cd /autograder/source/files && exec python -s -m autograder.judge.gradescope\n")
+
+
+def run_judge(run_autograder: str) -> str:
+    """Otter's ``run_autograder`` with its call of ``run_otter.py`` replaced by the judge."""
+    lines = run_autograder.splitlines(keepends=True)
+    (otter,) = [i for i, line in enumerate(lines) if "run_otter.py" in line]
+    return "".join(lines[:otter]) + RUN_JUDGE + "".join(lines[otter + 1:])
 
 #: the package modules shipped in the zip (files/autograder): the judge and the runner
 SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "judge", "runner")
@@ -72,15 +75,15 @@ def normalize_zip(raw: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in sorted(src.namelist()):
-            if "__pycache__" in name:
+            if "__pycache__" in name or name == "run_otter.py":  # Otter's runner: never used
                 continue
             data = src.read(name)
             if name == "setup.sh":
                 data = (drop_browser_install(data.decode()) + SETUP_RUNNER).encode()
             elif name == "run_autograder":
-                data = RUN_AUTOGRADER.encode()
+                data = run_judge(data.decode()).encode()
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.external_attr = (0o755 if name in ("run_autograder", "setup.sh") or name.endswith(".sh") else 0o644) << 16
+            info.external_attr = (0o755 if name == "run_autograder" or name.endswith(".sh") else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(info, data)
     return out.getvalue()

@@ -54,13 +54,13 @@ def layout(folder: Path, submission: Path) -> Path:
 
 
 def command(folder: Path, ag: Path, script: str) -> list:
-    shim = folder / "shim"
-    shim.mkdir(exist_ok=True)
+    shim = folder / "conda"  # stands for Otter's environment: <base>/bin/mamba, at /opt/conda
+    (shim / "bin").mkdir(parents=True, exist_ok=True)
     venv_bin = Path(sys.executable).parent
-    (shim / "mamba").write_text(
+    (shim / "bin" / "mamba").write_text(
         "#!/bin/bash\n"
         f"if [ \"$1\" = shell ]; then echo 'mamba() {{ export PATH=\"{venv_bin}:$PATH\"; }}'; fi\n")
-    os.chmod(shim / "mamba", 0o755)
+    os.chmod(shim / "bin" / "mamba", 0o755)
     passwd, group = _user_files(folder)
     python = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(Path(sys.executable).parent)})
     # what a Gradescope image would not hold is hidden: /root, the repository, the host's /tmp;
@@ -75,8 +75,8 @@ def command(folder: Path, ag: Path, script: str) -> list:
         binds += ["--ro-bind", path, path]
     return ["bwrap", "--dev-bind", "/", "/", *hidden, *binds, "--bind", str(ag), "/autograder",
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
-            "--ro-bind", str(shim), "/opt/mamba-shim",
-            "--setenv", "PATH", f"/opt/mamba-shim:{os.environ['PATH']}", "bash", "-c", script]
+            "--tmpfs", "/opt", "--bind", str(shim), "/opt/conda",
+            "--setenv", "PATH", f"/opt/conda/bin:{os.environ['PATH']}", "bash", "-c", script]
 
 
 def run(folder: Path, submission: Path, timeout: float = 600) -> tuple:

@@ -11,7 +11,6 @@ Three ways to start one, all behind :class:`Runner`:
   submission code ever runs in it. The timing check times it exactly like the student's runner.
 """
 
-import fcntl
 import itertools
 import json
 import os
@@ -53,12 +52,7 @@ class Channel:
 
     def request(self, header: dict, blobs=(), timeout: float = 30.0) -> tuple:
         """Send a request and return the reply that carries its id, within ``timeout`` in all."""
-        deadline = time.monotonic() + timeout
-        header = {**header, "id": next(self._ids)}
-        wire.send(self.requests_w, header, blobs, deadline)
-        reply, reply_blobs = wire.recv(self.replies_r, deadline)
-        if reply.get("id") != header["id"]:
-            raise wire.WireError("a reply that does not answer the request")
+        reply, reply_blobs, _ = self.timed_request(header, blobs, timeout)
         return reply, reply_blobs
 
     def timed_request(self, header: dict, blobs=(), timeout: float = 30.0) -> tuple:
@@ -87,10 +81,8 @@ class Channel:
 
 def _pipes():
     """(runner's requests_r, judge's requests_w, judge's replies_r, runner's replies_w)."""
-    requests_r, requests_w = os.pipe()
+    requests_r, requests_w = os.pipe()  # not inheritable: a runner gets only what pass_fds names
     replies_r, replies_w = os.pipe()
-    for fd in (requests_w, replies_r):
-        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
     return requests_r, requests_w, replies_r, replies_w
 
 

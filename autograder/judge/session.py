@@ -129,6 +129,3 @@ class Session:
     def record(self, question: str, group: str, passed: bool, message: str) -> None:
         self.outcomes[(question, group)] = (passed, message)
         self.log.append((question, group, passed, message))
-
-    def deadline_left(self, started: float) -> float:
-        return max(0.5, CHECK_TIME_LIMIT_S - (time.monotonic() - started))

@@ -6,9 +6,12 @@ RUNNER_USER=rnn-runner
 if ! id "$RUNNER_USER" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$RUNNER_USER"
 fi
-# Otter's environment lives under /root: let the runner user traverse /root (not list it) and
-# read the environment; the judge checks in the runner's first message that it works.
-chmod o+x /root
-for env in /root/miniforge3 /root/mambaforge; do
-  if [ -d "$env" ]; then chmod -R o+rX "$env"; fi
-done
+# The environment Otter's setup.sh built (where its mamba lives, on the PATH it exported): the
+# runner user may read it and pass through the folders above it (not list them). The judge checks
+# in the runner's first message that this works.
+if command -v mamba >/dev/null 2>&1; then
+  base="$(dirname "$(dirname "$(command -v mamba)")")"
+  chmod -R o+rX "$base"
+  folder="$(dirname "$base")"
+  while [ "$folder" != "/" ]; do chmod o+x "$folder"; folder="$(dirname "$folder")"; done
+fi
