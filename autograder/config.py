@@ -26,6 +26,10 @@ TIMING_BAND = {"n": (128, 1536), "d": (8, 24), "h": (16, 40)}
 #: that check group only; grading goes on with the next one.
 CHECK_TIME_LIMIT_S = 20.0
 
+#: Wall-time limit of one block of reference calls in the timing check (seconds), apart from the
+#: group's limit: a slow student can never expire the reference's deadline mid-conversation.
+REFERENCE_BLOCK_LIMIT_S = 10.0
+
 #: Seconds a runner may take to start and to run the submission's notebook top to bottom.
 NOTEBOOK_TIME_LIMIT_S = 120.0
 

@@ -32,10 +32,11 @@ def test_environment_yml_lists_exactly_the_requirements():
 def test_autograder_requirements_use_the_same_versions():
     ag = pins((ROOT / "autograder" / "requirements.txt").read_text().splitlines())
     root = root_pins()
-    assert set(ag) == {"torch", "psutil"}
+    assert set(ag) == {"torch", "psutil", "msgspec"}
     assert ag["torch"].split("+")[0] == root["torch"], "the Gradescope torch must be the version tested here"
     assert ag["torch"].endswith("+cpu"), "Gradescope has no GPU: install the CPU build"
     assert ag["psutil"] == root["psutil"]
+    assert ag["msgspec"] == root["msgspec"]
     assert "download.pytorch.org/whl/cpu" in (ROOT / "autograder" / "requirements.txt").read_text()
 
 

@@ -1,64 +1,186 @@
-"""Flags for a person to review: code in a submission that reaches into the grader or the libraries.
+"""Flags for a person to review: code in a submission that reaches into the grader, rewrites
+libraries, or builds code at run time.
 
-A notebook runs in the same process as Otter's grading code (on Gradescope too), so code that
-rewrites Otter, the hidden-test helpers or ``sys.modules`` could fake results in any Otter
-autograder. The hidden checks defend torch, numpy and the clocks; this scan, done by the batch
-grader outside the sandbox without running anything, points the instructor at the rest.
+Nothing here decides a point (the judge verifies what pays); the flags point the instructor at
+notebooks worth reading. The review reads exactly the notebook the judge grades (the same bytes,
+:func:`autograder.judge.submission.read_file`, converted to nbformat 4 as the runner converts it)
+and reads its cells as code: each cell is parsed with ``ast`` (IPython's ``%`` and ``!`` lines
+blanked out) and its names, attributes, imports and string constants are looked up in tables.
+Every step is linear in the size of the notebook. Code a cell builds at run time (``exec`` of a
+decoded string) is out of reach of any reading: building it is what gets flagged.
 """
 
-import json
+import ast
+import functools
 import re
 import zipfile
 
-#: (flag, pattern) over the code cells of the notebook(s) in a submission
-PATTERNS = (
-    ("touches the grader's runner or judge",
-     r"\b(import|from)\s+autograder\b|\bautograder\s*\.\s*(runner|judge|wire)\b|\bserve\s*\.\s*call\b|\bwire\s*\.\s*\w"),
-    ("touches Otter's grading internals", r"\botter\s*\.\s*(test_files|execute|run|check|api)\b|\bGradingResults\b|\bTestFile\b"),
-    ("edits sys.modules", r"\bsys\s*\.\s*modules\b"),
-    ("imports dynamically", r"\b__import__\b|\bimportlib\b|\brunpy\b"),
-    ("edits builtins", r"\bbuiltins\b|__builtins__"),
-    ("inspects frames or the heap", r"\binspect\b|\bcurrentframe\b|\bf_back\b|\bf_locals\b|\b_getframe\b|\bgc\s*\.\s*get_objects\b"),
-    ("replaces a library function", r"^\s*(torch|np|numpy|time|timeit|math|F)(\s*\.\s*\w+)+\s*=[^=]"),
-    ("sets attributes on a library", r"\bsetattr\s*\(\s*(torch|np|numpy|time|timeit|math|F)\b"),
-    ("uses ctypes", r"\bctypes\b"),
-    ("signals or exits the process", r"\bos\s*\.\s*(kill|killpg|_exit)\b"),
-)
+import nbformat
+
+from ..judge.submission import NoNotebook, read_file
+from ..paths import STUDENT
+
+#: module (first dotted part) imported -> flag
+IMPORTS = {
+    "autograder": "touches the grader's runner or judge",
+    "importlib": "imports dynamically", "runpy": "imports dynamically",
+    "builtins": "edits builtins",
+    "inspect": "inspects frames or the heap", "gc": "inspects frames or the heap",
+    "ctypes": "uses ctypes", "cffi": "uses ctypes",
+    "base64": "decodes an encoded payload", "binascii": "decodes an encoded payload",
+    "codecs": "decodes an encoded payload", "zlib": "decodes an encoded payload",
+    "lzma": "decodes an encoded payload", "bz2": "decodes an encoded payload", "gzip": "decodes an encoded payload",
+    "marshal": "decodes an encoded payload", "pickle": "decodes an encoded payload",
+    "subprocess": "starts processes", "multiprocessing": "starts processes", "pty": "starts processes",
+    "signal": "signals or exits the process",
+}
+
+#: Otter's parts a notebook has no business touching (``otter.Notebook`` is the student's API)
+OTTER_INTERNALS = {"test_files", "execute", "run", "check", "api", "assign", "grade", "export", "utils"}
+_OTTER = "touches Otter's grading internals"
+
+#: a bare name used anywhere -> flag (``model.eval()`` or ``torch.compile`` are attributes: fine)
+BARE_NAMES = {
+    "exec": "runs code built at run time", "eval": "runs code built at run time",
+    "compile": "runs code built at run time", "__import__": "imports dynamically",
+    "__builtins__": "edits builtins", "setattr": "sets attributes dynamically",
+    "delattr": "sets attributes dynamically",
+}
+
+_FRAMES, _PAYLOAD, _GRADER, _PROCESSES = ("inspects frames or the heap", "decodes an encoded payload",
+                                          "touches the grader's runner or judge", "starts processes")
+#: an attribute (or a name imported from a module) used anywhere -> flag
+ATTRIBUTE_NAMES = {
+    "_getframe": _FRAMES, "currentframe": _FRAMES, "f_back": _FRAMES, "f_locals": _FRAMES,
+    "f_globals": _FRAMES, "get_objects": _FRAMES, "get_referrers": _FRAMES, "__code__": _FRAMES,
+    "__globals__": _FRAMES, "__subclasses__": _FRAMES, "__builtins__": "edits builtins",
+    "fromhex": _PAYLOAD, "b64decode": _PAYLOAD, "unhexlify": _PAYLOAD, "decompress": _PAYLOAD,
+    "serve": _GRADER, "wire": _GRADER,
+    "GradingResults": "touches Otter's grading internals", "TestFile": "touches Otter's grading internals",
+    "kill": "signals or exits the process", "killpg": "signals or exits the process",
+    "_exit": "signals or exits the process", "fork": _PROCESSES, "forkpty": _PROCESSES,
+    "posix_spawn": _PROCESSES, "system": _PROCESSES, "popen": _PROCESSES, "execv": _PROCESSES,
+    "execve": _PROCESSES,
+}
+
+#: (base name, attribute) used anywhere -> flag
+ATTRIBUTES = {
+    ("sys", "modules"): "edits sys.modules", ("pickle", "loads"): "decodes an encoded payload",
+    ("marshal", "loads"): "decodes an encoded payload",
+}
+
+#: modules whose attributes a submission must not assign to
+LIBRARIES = {"torch", "np", "numpy", "time", "timeit", "math", "F", "nn", "otter", "sys", "os", "psutil"}
+
+#: a string constant this long that looks like hex or base64 is a payload
+PAYLOAD = re.compile(r"[0-9A-Fa-f]{160,}|[A-Za-z0-9+/=\s]{240,}")
 
 #: files an Otter export zip holds besides the notebook
-EXPECTED_IN_ZIP = re.compile(r"(^|/)(\.OTTER_LOG|[^/]+\.ipynb|[^/]+\.pdf)$")
-MAX_BYTES = 50 * 1024 * 1024
+EXPECTED_IN_ZIP = re.compile(r"(^|/)(\.OTTER_LOG|__zip_filename__|[^/]+\.ipynb|[^/]+\.pdf)$")
 
 
-def _code(notebook_text: str) -> str:
+def _strip_magics(source: str) -> str:
+    """IPython's line magics and shell escapes become ``pass`` (indentation kept)."""
+    lines = []
+    for line in source.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _base(node) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def code_flags(source: str) -> set:
+    """Flags for one cell of code."""
     try:
-        cells = json.loads(notebook_text).get("cells", [])
-    except (ValueError, AttributeError):
-        return ""
-    return "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(c.get("source", ""))
-                     for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
+        tree = ast.parse(_strip_magics(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {"a code cell that does not parse as Python"}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(IMPORTS.get(a.name.split(".")[0]) for a in node.names)
+            found.update(_OTTER for a in node.names if a.name.startswith("otter."))
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            found.add(IMPORTS.get(module.split(".")[0]))
+            if module.startswith("otter.") or (module == "otter" and {a.name for a in node.names} & OTTER_INTERNALS):
+                found.add(_OTTER)
+            found.update(ATTRIBUTE_NAMES.get(a.name) or BARE_NAMES.get(a.name) for a in node.names)
+        elif isinstance(node, ast.Name):
+            found.add(BARE_NAMES.get(node.id))
+        elif isinstance(node, ast.Attribute):
+            found.add(ATTRIBUTE_NAMES.get(node.attr))
+            if isinstance(node.value, ast.Name):
+                found.add(ATTRIBUTES.get((node.value.id, node.attr)))
+                found.add(IMPORTS.get(node.value.id) if node.value.id == "autograder" else None)
+                found.add(_OTTER if node.value.id == "otter" and node.attr in OTTER_INTERNALS else None)
+            if isinstance(node.ctx, (ast.Store, ast.Del)) and _base(node) in LIBRARIES:
+                found.add("replaces a library function")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+            if PAYLOAD.search(text):
+                found.add("holds an encoded payload")
+            if "autograder" in text:
+                found.add("touches the grader's runner or judge")
+    found.discard(None)
+    return found
+
+
+@functools.cache
+def _baseline() -> frozenset:
+    """The code cells of the student notebook as distributed: its own stubs and public checks are
+    boilerplate, not the student's code, and are not reviewed."""
+    try:
+        nb = nbformat.read(str(STUDENT), as_version=4)
+    except OSError:
+        return frozenset()
+    return frozenset(c.source.strip() for c in nb.cells if c.cell_type == "code")
+
+
+def notebook_flags(text: str, baseline: frozenset = None) -> set:
+    """Flags for a notebook's text, read as nbformat 4 as the runner reads it; cells identical to
+    the distributed notebook's (``baseline``) are skipped."""
+    baseline = _baseline() if baseline is None else baseline
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        cells = [c for c in nb.cells if c.get("cell_type") == "code"
+                 and "otter_ignore" not in (c.get("metadata", {}).get("tags") or [])]
+        sources = [c.source if isinstance(c.source, str) else "".join(map(str, c.source)) for c in cells]
+    except Exception:  # noqa: BLE001 - whatever is wrong with it, the runner will not run it either
+        return {"not a readable notebook"}
+    found = set()
+    for source in sources:
+        if source.strip() not in baseline:
+            found |= code_flags(source)
+    return found
+
+
+def zip_extras(path: str) -> list:
+    """Files in an export zip beyond what Otter's export writes."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return [n for n in z.namelist() if not n.endswith("/") and not EXPECTED_IN_ZIP.search(n)]
+    except Exception:  # noqa: BLE001 - read_file has said what is wrong with the zip
+        return []
 
 
 def flags(path: str) -> str:
     """``"; "``-joined review flags for the submission at ``path`` ("" when nothing stands out)."""
-    found, code = [], ""
+    found = []
+    if path.endswith(".zip"):
+        extra = zip_extras(path)
+        if extra:
+            found.append("extra files in the zip: " + ", ".join(extra[:5]))
     try:
-        if path.endswith(".zip"):
-            with zipfile.ZipFile(path) as z:
-                names = z.namelist()
-                extra = [n for n in names if not n.endswith("/") and not EXPECTED_IN_ZIP.search(n)]
-                if extra:
-                    found.append("extra files in the zip: " + ", ".join(extra[:5]))
-                for name in names:
-                    info = z.getinfo(name)
-                    if name.endswith(".ipynb") and info.file_size <= MAX_BYTES:
-                        code += _code(z.read(name).decode("utf-8", "replace"))
-        elif path.endswith(".ipynb"):
-            with open(path, encoding="utf-8", errors="replace") as f:
-                code = _code(f.read(MAX_BYTES))
-    except (OSError, zipfile.BadZipFile):
-        return ""
-    for flag, pattern in PATTERNS:
-        if re.search(pattern, code, re.MULTILINE):
-            found.append(flag)
+        text = read_file(path)
+    except NoNotebook:
+        return "; ".join(found)
+    found += sorted(notebook_flags(text))
     return "; ".join(found)

@@ -1,8 +1,8 @@
 """One judge worker of the batch grader: a process in which no submission code ever runs.
 
 Started by :mod:`concurrent.futures` (forked from the batch grader before any grading), it owns a
-sandbox with a warm zygote (or, with ``--unsafe``, starts plain runner processes), a reference
-runner forked from itself, and a core. :func:`grade` grades one submission and returns plain data.
+sandbox with a warm zygote (or, with ``--unsafe``, starts plain runner processes), a core, and for each
+submission a fresh reference runner forked from itself. :func:`grade` grades one submission and returns plain data.
 """
 
 import functools
@@ -24,6 +24,9 @@ from . import sandbox as sandboxing
 
 _WORKER = {}
 
+#: the status of a row with a check the grader could not decide: it is graded again
+NEEDS_REGRADE = "needs-regrade"
+
 
 def init(tests_dir: str, config: dict, unsafe: bool, counter) -> None:
     """Per worker process: scratch, runner code, core, reference runner, sandbox."""
@@ -37,7 +40,6 @@ def init(tests_dir: str, config: dict, unsafe: bool, counter) -> None:
     os.sched_setaffinity(0, {_WORKER["core"]})  # the judge times on the core its runners use
     import torch
     torch.set_num_threads(1)  # one core: more threads would only spin against each other
-    _WORKER["reference"] = ReferenceRunner(references.timed_functions(), _WORKER["core"])
     import atexit
     atexit.register(close)
 
@@ -64,8 +66,6 @@ def close() -> None:
         _WORKER["sandbox"].close()
     if _WORKER.get("cgroup"):
         sandboxing.remove_cgroup(_WORKER["cgroup"])
-    if _WORKER.get("reference"):
-        _WORKER["reference"].kill()
     shutil.rmtree(_WORKER.get("scratch", ""), ignore_errors=True)
 
 
@@ -79,10 +79,9 @@ def _start_runner(memory_mb: int):
 
 def session_for(text: str, memory_mb: int = RUNNER_MEMORY_MB, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S) -> Session:
     """A grading session for a notebook's text, with this worker's runners."""
-    session = Session(functools.partial(_start_runner, memory_mb), text, f"{ASSIGNMENT}.ipynb",
-                      notebook_limit=notebook_limit)
-    session.reference = lambda: _WORKER["reference"]
-    return session
+    return Session(functools.partial(_start_runner, memory_mb), text, f"{ASSIGNMENT}.ipynb",
+                   notebook_limit=notebook_limit,
+                   start_reference=lambda: ReferenceRunner(references.timed_functions(), _WORKER["core"]))
 
 
 def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
@@ -98,13 +97,16 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
     except RunnerFailure as error:  # the sandbox itself failed: nothing was graded
         return {"status": f"error: {error}", "results": None, "output": session.output(), "seconds": 0.0}
     finally:
-        session.stop()
+        session.close()
         for leftover in os.listdir(_WORKER["scratch"]):
             if leftover.startswith("job-"):
                 shutil.rmtree(os.path.join(_WORKER["scratch"], leftover), ignore_errors=True)
     from otter.run.run_autograder.autograder_config import AutograderConfig
     out = gradescope_dict(results, AutograderConfig(_WORKER["config"]))
     status = "graded" if not session.fatal else f"error: {session.fatal}"
+    if session.undecided:
+        status = (f"{NEEDS_REGRADE}: the grader could not decide "
+                  + ", ".join(f"{q} {g}" for q, g, _ in session.undecided))
     if _WORKER["unsafe"]:
         status += " (unsafe: no sandbox)"
     return {"status": status, "results": json.loads(json.dumps(out)), "output": session.output(),

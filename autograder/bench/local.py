@@ -4,8 +4,6 @@
 serving the given functions (our own code, never a submission's) over the same wire.
 """
 
-import functools
-
 from .. import spec
 from ..judge import checks, references
 from ..judge.questions import GRADED
@@ -16,10 +14,9 @@ from ..judge.stand_ins import FunctionProxy
 
 class LocalSession(Session):
     def __init__(self, functions: dict, cuda: bool = False, core: int = None):
-        super().__init__(None, "", "rnn_hidden_state.ipynb")
+        super().__init__(None, "", "rnn_hidden_state.ipynb",
+                         start_reference=lambda: ReferenceRunner(references.timed_functions(), core))
         self.functions, self.core = functions, core
-        self.reference = functools.cache(
-            lambda: ReferenceRunner(references.timed_functions(), core))
         self.cuda = cuda
 
     def ensure(self):
@@ -28,10 +25,6 @@ class LocalSession(Session):
             self.names = {n: "function" if n in self.functions else "missing" for n in spec.GRADED_NAMES}
         return self.runner
 
-    def close(self):
-        self.stop()
-        if self.reference.cache_info().currsize:
-            self.reference().kill()
 
 
 def run_group(question: str, group: str, func, cuda: bool = False) -> str:

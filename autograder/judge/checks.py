@@ -46,10 +46,10 @@ def results_of(graded, returned, sizes) -> list:
     names = graded.spec.results
     if len(names) == 1:
         return [returned]
-    if returned.kind not in ("tuple", "list") or returned.length != len(names):
+    if returned.kind not in ("tuple", "list") or not returned.length == len(returned.items) == len(names):
         raise CheckFailure(f"{graded.function} must return a tuple ({', '.join(names)}), got {returned.describe()}. "
                            f"End with: return {', '.join(names)}")
-    return returned.items
+    return list(returned.items)
 
 
 def expect_tensor(graded, value, name, shape, label, dtype: str, device: str, sizes):
@@ -104,11 +104,11 @@ def expect_close(graded, value, reference, name, sizes, mistakes=None):
 def expect_results(graded, reply, args, sizes, dtype, device="cpu", previous=None) -> list:
     """Structure, dtype, device and values of a reply for ``args``; returns the result tensors."""
     results = results_of(graded, reply.result, sizes)
-    for value, name, (shape, label) in zip(results, graded.spec.results, graded.result_shapes(sizes)):
+    for value, name, (shape, label) in zip(results, graded.spec.results, graded.result_shapes(sizes), strict=True):
         expect_tensor(graded, value, name, shape, label, dtype, device, sizes)
     refs = graded.reference(*args)
     mistakes = (lambda: graded.mistakes(*args)) if graded.mistakes else None
-    for i, (value, ref, name) in enumerate(zip(results, refs, graded.spec.results)):
+    for i, (value, ref, name) in enumerate(zip(results, refs, graded.spec.results, strict=True)):
         try:
             expect_close(graded, value, ref, name, sizes, mistakes if i == 0 else None)
         except CheckFailure:
@@ -145,11 +145,11 @@ def check_inputs(graded, proxy):
     for label, sizes in graded.cases(rng):
         _, reply = _checked_call(graded, proxy, sizes, torch.float64, rng, check_inputs=True)
         modified = reply.attest.get("modified")
-        if type(modified) is not list:
+        if modified is None:
             raise CheckFailure("the runner did not report on the inputs.")
         if modified:
             names = graded.spec.arguments
-            name = names[modified[0]] if type(modified[0]) is int and 0 <= modified[0] < len(names) else "an input"
+            name = names[modified[0]] if modified[0] < len(names) else "an input"
             raise CheckFailure(
                 f"{graded.function} modified its argument {name} in place ({label}); inputs must stay unchanged. "
                 f"Likely cause: an in-place operation such as {name} += ..., {name}.add_(...) or {name}[...] = ...; "
@@ -164,7 +164,7 @@ def check_devices(graded, proxy):
     args = graded.make_inputs(rng, sizes, torch.float32)
     reply = call(graded, proxy, args, device="meta")
     for value, name, (shape, label) in zip(results_of(graded, reply.result, sizes), graded.spec.results,
-                                           graded.result_shapes(sizes)):
+                                           graded.result_shapes(sizes), strict=True):
         expect_tensor(graded, value, name, shape, label, "float32", "meta", sizes)
     done = ["meta"]
     if proxy.session.cuda:

@@ -14,16 +14,12 @@ VIEW_OPS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alia
 
 
 def _ops(attest) -> tuple:
+    """``([(op, output shape or None, contraction size or None)], count)``; the attestation was
+    checked against the reply schema (:mod:`autograder.judge.replies`) already."""
     ops, count = attest.get("ops"), attest.get("op_count")
-    if type(ops) is not list or type(count) is not int:
+    if ops is None or count is None:
         raise CheckFailure("the runner did not report an operator trace.")
-    clean = []
-    for op in ops:
-        if type(op) is not list or len(op) != 3 or type(op[0]) is not str:
-            raise CheckFailure("the runner reported a malformed operator trace.")
-        shape = tuple(op[1]) if type(op[1]) is list else None
-        clean.append((op[0], shape, op[2] if type(op[2]) is int else None))
-    return clean, count
+    return [(name, tuple(shape) if shape is not None else None, k) for name, shape, k in ops], count
 
 
 def matmuls(ops) -> list:

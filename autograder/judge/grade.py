@@ -8,6 +8,7 @@ groups then pay only when their gate passed (:meth:`autograder.spec.Question.gat
 results become Otter's ``GradingResults``, from which ``results.json`` is written.
 """
 
+import ast
 import dataclasses
 import glob
 import os
@@ -18,7 +19,7 @@ from otter.test_files.exception_test import ExceptionTestFile
 
 from .. import spec, wire
 from . import checks
-from .questions import GRADED, CheckFailure
+from .questions import GRADED, CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
 from .stand_ins import FunctionProxy, ValueStandIn
 
@@ -29,31 +30,52 @@ def _session_of(stand_ins):
     return stand_ins[0].session
 
 
-def run_check(question: str, group: str, stand_ins) -> None:
+class GraderError(Exception):
+    """The grader itself failed on a check: the check is undecided (no points, graded again)."""
+
+
+def _decide(question: str, group: str, stand_ins) -> str:
+    """Run one check group: its note, or raise (CheckFailure, RunnerFailure, WireError, anything)."""
     session = _session_of(stand_ins)
     q = spec.QUESTIONS[question]
     session.start_group()
+    failed_gate = [g for g in q.gate(group) if not session.outcomes.get((question, g), (False,))[0]]
+    if "values" in failed_gate:
+        raise CheckFailure(f"not checked: the {group} group counts only once the values check passes.")
+    if group == "shapes":
+        return checks.check_shapes(stand_ins)
+    return checks.GROUPS[group](GRADED[question], stand_ins[0])
+
+
+def run_check(question: str, group: str, stand_ins) -> None:
+    """Run one check group and record its outcome in the session, whatever happens.
+
+    Fail closed: only a check that returned normally passes. A failure the student's code caused
+    (a wrong answer, a runner that hangs, dies or breaks the protocol) fails the group; any other
+    exception is the grader's own failure and leaves the group undecided: no points, graded again.
+    """
+    session = _session_of(stand_ins)
+    undecided = False
     try:
-        failed_gate = [g for g in q.gate(group) if session.outcomes.get((question, g), (True,))[0] is False]
-        if "values" in failed_gate:
-            raise CheckFailure(f"not checked: the {group} group counts only once the values check passes.")
-        if group == "shapes":
-            note = checks.check_shapes(stand_ins)
-        else:
-            note = checks.GROUPS[group](GRADED[question], stand_ins[0])
+        note = _decide(question, group, stand_ins)
     except CheckFailure as failure:
-        session.record(question, group, False, str(failure))
-        raise
+        message = str(failure)
+        undecided = isinstance(failure, UndecidedFailure)
     except RunnerFailure as failure:
-        message = f"{q.function or 'the notebook'}: {failure}"
-        session.record(question, group, False, message)
-        raise CheckFailure(message) from None
+        message = f"{spec.QUESTIONS[question].function or 'the notebook'}: {failure}"
     except wire.WireError as error:
         session.stop()
         message = f"the runner's answer was malformed ({error}); nothing it said counts."
-        session.record(question, group, False, message)
-        raise CheckFailure(message) from None
-    session.record(question, group, True, note)
+    except Exception as error:  # noqa: BLE001 - the grader's own failure: undecided, never points
+        session.stop()
+        undecided = True
+        message = (f"grader error: this check could not be decided ({type(error).__name__}: {str(error)[:200]}); "
+                   "it pays nothing now and is graded again (on Gradescope: ask for a regrade).")
+    else:
+        session.record(question, group, True, note)
+        return
+    session.record(question, group, False, message, undecided=undecided)
+    raise CheckFailure(message)
 
 
 def environment(session) -> dict:
@@ -66,32 +88,49 @@ def environment(session) -> dict:
     return env
 
 
-def _rewrite(tf, outcomes) -> None:
-    """Each hidden case's message becomes its check's own words (no test-file plumbing)."""
-    if len(outcomes) != len(tf.test_case_results):
-        return
+def case_keys(path: str) -> dict:
+    """``{test function name: (question, group)}`` read from a hidden test file's source with
+    ``ast``: each hidden case calls ``check('<question>', '<group>', ...)`` with literal names."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    keys = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for call in ast.walk(node):
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "check"
+                    and len(call.args) >= 2 and all(isinstance(a, ast.Constant) and type(a.value) is str
+                                                    for a in call.args[:2])):
+                keys[node.name] = (call.args[0].value, call.args[1].value)
+    return keys
+
+
+def settle(tf, keys: dict, outcomes: dict) -> None:
+    """Each hidden case's result, decided from the recorded outcomes by (question, group).
+
+    A case passes only when Otter saw it pass, its own outcome was recorded as passed, and every
+    group of its gate was recorded as passed too. A case without a recorded outcome fails; a
+    case that is not a known check is the grader's error, said loudly.
+    """
     results = []
-    for result, (_, group, passed, message) in zip(tf.test_case_results, outcomes):
+    for result in tf.test_case_results:
         tc = result.test_case
+        key = keys.get(getattr(getattr(tc.body, "test_func", None), "__name__", ""))
+        if key is None or key[0] not in spec.QUESTIONS or key[1] not in spec.QUESTIONS[key[0]].groups:
+            raise GraderError(f"hidden test {tc.name!r} of {tf.name} is not one of the spec's check groups")
+        question, group = key
+        passed, message = outcomes.get(key, (False, "not decided: the check did not record an outcome"))
         if passed and not result.passed:  # the case failed outside its check: keep Otter's words
             passed, message = False, result.message
+        missing = [g for g in spec.QUESTIONS[question].gate(group) if not outcomes.get((question, g), (False,))[0]]
+        if passed and missing:
+            passed, message = False, (f"{message}; but this group counts only once {' and '.join(missing)} "
+                                      "passed, which did not")
         if passed:
             tc = dataclasses.replace(tc, success_message=f"{group}: {message}")
-        results.append(TestCaseResult(test_case=tc, message=f"{'✅' if passed else '❌'} {group}: {message}", passed=passed))
+        results.append(TestCaseResult(test_case=tc, message=f"{'✅' if passed else '❌'} {group}: {message}",
+                                      passed=passed))
     tf.test_case_results = results
-    tf.outcomes = outcomes
-
-
-def _apply_gates(tf) -> None:
-    """An attested group that passed pays only if every group of its gate passed too."""
-    passed = {group: ok for _, group, ok, _ in getattr(tf, "outcomes", [])}
-    for i, (result, (question, group, _, message)) in enumerate(zip(tf.test_case_results, getattr(tf, "outcomes", []))):
-        missing = [g for g in spec.QUESTIONS[question].gate(group) if not passed.get(g)]
-        if result.passed and missing:
-            tf.test_case_results[i] = TestCaseResult(
-                test_case=result.test_case, passed=False,
-                message=f"❌ {group}: {message}; but this group counts only once "
-                        f"{' and '.join(missing)} passed, which did not.")
 
 
 def grade(session, tests_dir: str) -> GradingResults:
@@ -100,10 +139,8 @@ def grade(session, tests_dir: str) -> GradingResults:
     for path in sorted(glob.glob(os.path.join(tests_dir, "*.py"))):
         tf = ExceptionTestFile.from_file(path)
         tf.test_cases = [tc for tc in tf.test_cases if tc.hidden]
-        session.log = []
         tf.run(env)
-        _rewrite(tf, session.log)
-        _apply_gates(tf)
+        settle(tf, case_keys(path), session.outcomes)
         files.append(tf)
     return GradingResults(files)
 

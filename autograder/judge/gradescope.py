@@ -9,7 +9,6 @@
 5. Kill every process of ``rnn-runner``, remove what it wrote, then write the results.
 """
 
-import functools
 import json
 import os
 import pwd
@@ -125,14 +124,12 @@ def main(root: str = ROOT) -> int:
     os.sched_setaffinity(0, {core})  # the judge times on the core its runners use
     import torch
     torch.set_num_threads(1)  # one core: more threads would only spin against each other
-    session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename)
-    session.reference = functools.cache(lambda: ReferenceRunner(references.timed_functions(), core))
+    session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename,
+                      start_reference=lambda: ReferenceRunner(references.timed_functions(), core))
     try:
         results = grade(session, os.path.join(root, "source", "tests"))
     finally:
-        session.stop()
-        if session.reference.cache_info().currsize:
-            session.reference().kill()
+        session.close()
         remove_files_of(user.pw_uid)
         shutil.rmtree(os.path.dirname(home), ignore_errors=True)
     output = session.output()
@@ -140,6 +137,9 @@ def main(root: str = ROOT) -> int:
     status = f"Graded in {time.monotonic() - t0:.1f} s ({session.env_note})."
     if session.fatal:
         status += f"\nThe notebook could not be graded: {session.fatal}"
+    if session.undecided:
+        status += ("\nThe grader could not decide " + ", ".join(f"{q} {g}" for q, g, _ in session.undecided)
+                   + ": those checks pay nothing now. Please ask for a regrade.")
     out["output"] = status
     write_results(results_path, out)
     print(status)

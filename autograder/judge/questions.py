@@ -14,6 +14,11 @@ class CheckFailure(AssertionError):
     """A check failed; the message is written for the student."""
 
 
+class UndecidedFailure(CheckFailure):
+    """The grader could not decide a check (its own reference failed, overload): no points, and
+    the submission is graded again; the message says so and never blames the student."""
+
+
 @dataclass(frozen=True)
 class Graded:
     spec: spec.Question

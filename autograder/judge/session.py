@@ -10,16 +10,17 @@ import time
 
 from .. import spec, wire
 from ..config import CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S
+from . import replies
 from .questions import CheckFailure
 from .runners import RunnerFailure
 
-#: the runner reports these as the kinds of the graded names
-NAME_KINDS = {"function", "value", "missing"}
-
 
 class Session:
-    def __init__(self, start_runner, notebook: str, filename: str, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S):
+    def __init__(self, start_runner, notebook: str, filename: str, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S,
+                 start_reference=None):
         self.start_runner = start_runner  # () -> Runner
+        self.start_reference = start_reference  # () -> a fresh reference runner (never ran submission code)
+        self._reference = None
         self.notebook_limit = notebook_limit
         self.notebook, self.filename = notebook, filename
         self.runner = None
@@ -27,11 +28,10 @@ class Session:
         self.fatal = None
         self.outputs = []
         self.outcomes = {}      # (question, group) -> (passed, message)
+        self.undecided = []     # [(question, group, why)]: checks the grader could not decide
         self.starts = 0
         self.env_note = ""
         self.cuda = False
-        self.log = []
-        self.reference = None  # () -> the reference runner (set by whoever grades)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def ensure(self):
@@ -57,23 +57,22 @@ class Session:
                           f"environment? see setup.sh): {error}. Please tell your instructor; grade it again.")
             raise CheckFailure(self.fatal) from None
         try:
-            if hello.get("kind") != "hello":
-                raise wire.WireError("the runner did not say hello")
-            self.env_note = f"runner: Python {str(hello.get('python'))[:20]}, torch {str(hello.get('torch'))[:40]}"
-            self.cuda = hello.get("cuda") is True
+            hello = replies.convert(hello, replies.Hello)
+            self.env_note = f"runner: Python {hello.python[:20]}, torch {hello.torch[:40]}"
+            self.cuda = hello.cuda
             runner.channel.send({"op": "notebook", "filename": self.filename}, [self.notebook.encode("utf-8")])
             ready, _ = runner.channel.recv(self.notebook_limit)
+            ready = replies.convert(ready, replies.Ready)
         except wire.WireTimeout:
             self._fail_start(f"timeout: the notebook did not finish running within {self.notebook_limit:.0f} s "
                              "(an endless loop or a long computation at the top level?)")
         except (wire.WireError, OSError) as error:
             self._fail_start("the notebook could not run: " + self._death(error))
-        if ready.get("kind") != "ready" or ready.get("error"):
-            self._fail_start(f"the submission is not a notebook that can run: {str(ready.get('error'))[:300]}")
-        names = ready.get("names")
-        if type(names) is not dict or set(names) != set(spec.GRADED_NAMES) or not set(names.values()) <= NAME_KINDS:
+        if ready.error is not None or ready.names is None:
+            self._fail_start(f"the submission is not a notebook that can run: {(ready.error or '?')[:300]}")
+        if set(ready.names) != set(spec.GRADED_NAMES):
             self._fail_start("the runner's answer about the notebook's names was malformed")
-        self.names = names
+        self.names = ready.names
         return runner
 
     def _death(self, error) -> str:
@@ -92,6 +91,23 @@ class Session:
             self.outputs.append(self.runner.output())
             self.runner.kill()
             self.runner = None
+
+    def reference(self):
+        """This submission's reference runner, started on first use (fresh for every submission)."""
+        if self._reference is None:
+            self._reference = self.start_reference()
+        return self._reference
+
+    def drop_reference(self) -> None:
+        """Retire the reference runner (after any failure with it: its channel is never reused)."""
+        if self._reference is not None:
+            self._reference.kill()
+            self._reference = None
+
+    def close(self) -> None:
+        """The submission is done: no runner of it, and no reference runner, survives."""
+        self.stop()
+        self.drop_reference()
 
     def output(self) -> str:
         return "\n".join(o for o in self.outputs if o)
@@ -119,13 +135,15 @@ class Session:
             raise RunnerFailure(self._death(error) if isinstance(error, wire.WireClosed)
                                 else f"the runner broke the grading protocol ({error})") from None
 
-    def value(self, name: str):
+    def value(self, name: str) -> dict:
         self.ensure()
         if self.names.get(name) == "missing":
             raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.")
         reply, _ = self.request({"op": "value", "name": name})
-        return reply.get("value")
+        return replies.value_reply(reply)
 
-    def record(self, question: str, group: str, passed: bool, message: str) -> None:
-        self.outcomes[(question, group)] = (passed, message)
-        self.log.append((question, group, passed, message))
+    def record(self, question: str, group: str, passed: bool, message: str, undecided: bool = False) -> None:
+        """The one outcome of a check group; an undecided one never pays."""
+        self.outcomes[(question, group)] = (passed and not undecided, message)
+        if undecided:
+            self.undecided.append((question, group, message))

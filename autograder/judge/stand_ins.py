@@ -2,69 +2,13 @@
 
 Otter's hidden test files run in the judge against these, never against the submission's objects:
 a :class:`FunctionProxy` calls the student's function in the runner on inputs the judge drew and
-hands back what came out as checked data (:class:`Returned`); a :class:`ValueStandIn` fetches a
+hands back what came out as checked data (:class:`replies.Returned`); a :class:`ValueStandIn` fetches a
 graded value as plain data.
 """
 
-from dataclasses import dataclass, field
-
 from .. import wire
+from . import replies
 from .questions import CheckFailure
-
-MAX_TEXT = 200
-
-
-def _text(value, default="?") -> str:
-    return value[:MAX_TEXT] if type(value) is str else default
-
-
-@dataclass
-class Returned:
-    """What a function returned, as the judge rebuilt it from the runner's description."""
-    kind: str                      # tensor, subclass, other, tuple, list
-    type: str = ""
-    dtype: str = ""
-    shape: tuple = None
-    device: str = ""
-    tensor: object = None          # a CPU tensor built from the bytes sent, when any
-    items: list = field(default_factory=list)
-    length: int = 0
-
-    @classmethod
-    def decode(cls, desc, blobs, depth: int = 0) -> "Returned":
-        if type(desc) is not dict:
-            raise wire.WireError("malformed result")
-        kind = desc.get("kind")
-        if kind in ("tuple", "list") and depth == 0:
-            items = desc.get("items")
-            length = desc.get("length")
-            if type(items) is not list or type(length) is not int or len(items) > 8:
-                raise wire.WireError("malformed container")
-            return cls(kind, kind, items=[cls.decode(i, blobs, 1) for i in items], length=length)
-        if kind not in ("tensor", "subclass", "other"):
-            raise wire.WireError("unknown result kind")
-        out = cls(kind, _text(desc.get("type")), _text(desc.get("dtype"), ""), device=_text(desc.get("device"), ""))
-        if "shape" in desc:
-            out.shape = wire.describe_shape(desc["shape"])
-        if kind == "tensor" and "blob" in desc:
-            out.tensor = wire.tensor_from(desc, blobs)
-        return out
-
-    def describe(self) -> str:
-        if self.kind in ("tuple", "list"):
-            return f"a {self.kind} of length {self.length}"
-        if self.kind == "subclass":
-            return f"a subclass of torch.Tensor ({self.type})"
-        return f"an object of type {self.type}"
-
-
-@dataclass
-class Reply:
-    ok: bool
-    error: str = ""
-    where: str = ""
-    result: Returned = None
-    attest: dict = field(default_factory=dict)
 
 
 class FunctionProxy:
@@ -73,7 +17,7 @@ class FunctionProxy:
     def __init__(self, session, question):
         self.session, self.question = session, question
 
-    def call(self, args, device="cpu", trace=False, check_inputs=False, forbid_sync=False, runner=None) -> Reply:
+    def call(self, args, device="cpu", trace=False, check_inputs=False, forbid_sync=False, runner=None) -> replies.Reply:
         session = self.session
         name = self.question.function
         if runner is None:
@@ -82,6 +26,12 @@ class FunctionProxy:
                 raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.")
             if session.names.get(name) != "function":
                 raise CheckFailure(f"{name} is not a function.")
+        header, blobs = self.encode(args, device, trace=trace, check_inputs=check_inputs, forbid_sync=forbid_sync)
+        reply, reply_blobs = session.request(header, blobs, runner=runner)
+        return replies.call_reply(reply, reply_blobs)
+
+    def encode(self, args, device="cpu", **options) -> tuple:
+        """``(header, blobs)`` of a call request on ``args`` (shapes only for ``meta``)."""
         metas, blobs = [], []
         for t in args:
             if device == "meta":
@@ -90,19 +40,7 @@ class FunctionProxy:
                 meta, raw = wire.tensor_blob(t, len(blobs))
                 metas.append(meta)
                 blobs.append(raw)
-        header = {"op": "call", "name": name, "device": device, "trace": trace,
-                  "check_inputs": check_inputs, "forbid_sync": forbid_sync, "inputs": metas}
-        reply, reply_blobs = session.request(header, blobs, runner=runner)
-        return decode_reply(reply, reply_blobs)
-
-
-def decode_reply(reply: dict, blobs: list) -> Reply:
-    if reply.get("ok") is True:
-        attest = reply.get("attest")
-        if type(attest) is not dict:
-            raise wire.WireError("malformed attestation")
-        return Reply(True, result=Returned.decode(reply.get("result"), blobs), attest=attest)
-    return Reply(False, error=_text(reply.get("error"), "an error")[:600], where=_text(reply.get("where"), "")[:800])
+        return {"op": "call", "name": self.question.function, "device": device, **options, "inputs": metas}, blobs
 
 
 class ValueStandIn:
@@ -112,7 +50,4 @@ class ValueStandIn:
         self.session, self.name = session, name
 
     def get(self) -> dict:
-        value = self.session.value(self.name)
-        if type(value) is not dict:
-            raise wire.WireError("malformed value")
-        return value
+        return self.session.value(self.name)

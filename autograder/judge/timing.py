@@ -5,7 +5,9 @@ function in its runner and as many of the reference fused step in the reference 
 of the judge that never ran submission code), each call on fresh inputs and timed from the first
 byte sent to the last byte received, round trip included for both. While the reference runs,
 every process of the student's runner is stopped (SIGSTOP), so nothing the submission left
-running can slow the yardstick. Both runners use one thread on the same core. The round's ratio
+running can slow the yardstick. Both runners use one thread on the same core. The reference's
+blocks have their own deadline, and a reference that fails is retired (the check is then
+undecided); the reference runner is fresh for every submission. The round's ratio
 is the ratio of the per-call lower quartiles; the verdict is the median of the rounds, which stop as
 soon as its side of ``FUSED_SLOWDOWN_LIMIT`` is certain. Every timed result is verified.
 """
@@ -15,11 +17,11 @@ import time
 import torch
 
 from .. import wire
-from ..config import CHECK_TIME_LIMIT_S, FUSED_SLOWDOWN_LIMIT, TIMING_CALLS, TIMING_ROUNDS
+from ..config import CHECK_TIME_LIMIT_S, FUSED_SLOWDOWN_LIMIT, REFERENCE_BLOCK_LIMIT_S, TIMING_CALLS, TIMING_ROUNDS
+from . import replies
 from .inputs import fresh_rng, step_inputs, timing_sizes
-from .questions import CheckFailure
+from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
-from .stand_ins import decode_reply
 
 
 def _median(values):
@@ -35,29 +37,19 @@ def _quartile(values):
 
 
 def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
-    """Seconds of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs."""
+    """Seconds of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs; raises
+    ``wire.WireError`` (timeout, broken protocol) or CheckFailure (a wrong timed result)."""
     from .checks import call_error, expect_results
     seconds = []
     for _ in range(TIMING_CALLS):
         args = step_inputs(rng, sizes["n"], sizes["d"], sizes["h"], torch.float32)
-        metas, blobs = [], []
-        for t in args:
-            meta, raw = wire.tensor_blob(t, len(blobs))
-            metas.append(meta)
-            blobs.append(raw)
-        header = {"op": "call", "name": graded.function, "device": "cuda" if proxy.session.cuda else "cpu",
-                  "inputs": metas}
+        header, blobs = proxy.encode(args, "cuda" if proxy.session.cuda else "cpu")
         left = deadline - time.monotonic()
         if left <= 0:
-            raise RunnerFailure(f"the timed calls did not finish within {CHECK_TIME_LIMIT_S:.0f} s")
-        try:
-            reply, reply_blobs, took = runner.channel.timed_request(header, blobs, left)
-        except wire.WireTimeout:
-            raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed") from None
-        except (wire.WireError, OSError) as error:
-            raise RunnerFailure(f"the runner failed while being timed: {error}") from None
+            raise wire.WireTimeout("the timed calls ran out of time")
+        reply, reply_blobs, took = runner.channel.timed_request(header, blobs, left)
         if verify:
-            decoded = decode_reply(reply, reply_blobs)
+            decoded = replies.call_reply(reply, reply_blobs)
             if not decoded.ok:
                 raise call_error(graded, decoded)
             try:
@@ -68,10 +60,39 @@ def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
     return seconds
 
 
+def _student_block(graded, proxy, sizes, rng, deadline) -> list:
+    """The student's calls, within the group's deadline; any failure retires the runner."""
+    session = proxy.session
+    try:
+        return _block(graded, proxy, session.ensure(), sizes, rng, deadline, verify=True)
+    except wire.WireTimeout:
+        session.stop()
+        raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed") from None
+    except (wire.WireError, OSError) as error:
+        session.stop()
+        raise RunnerFailure(f"the runner failed while being timed: {error}") from None
+
+
+def _reference_block(graded, proxy, sizes, rng) -> list:
+    """The reference's calls, with the student's runner stopped, within the reference's own
+    deadline (the student's slowness can never expire it mid-conversation). Any failure retires
+    the reference runner and leaves the check undecided: the grader's problem, never the student's."""
+    session = proxy.session
+    student = session.ensure()
+    try:
+        student.pause()
+        return _block(graded, proxy, session.reference(), sizes, rng,
+                      time.monotonic() + REFERENCE_BLOCK_LIMIT_S, verify=False)
+    except Exception as error:  # noqa: BLE001 - whatever it is, the yardstick failed
+        session.drop_reference()
+        raise UndecidedFailure(f"the grader's reference failed while being timed ({type(error).__name__}); "
+                               "the timing check is undecided: it pays nothing now and is graded again") from None
+    finally:
+        student.resume()
+
+
 def measure(graded, proxy) -> list:
     """Per-round ratios student / reference, stopping once the median's side is decided."""
-    session = proxy.session
-    student, reference = session.ensure(), session.reference()
     rng = fresh_rng()
     deadline = time.monotonic() + CHECK_TIME_LIMIT_S
     ratios, needed = [], TIMING_ROUNDS // 2 + 1
@@ -80,13 +101,9 @@ def measure(graded, proxy) -> list:
         times = {}
         for who in (("student", "reference") if r % 2 == 0 else ("reference", "student")):
             if who == "student":
-                times[who] = _block(graded, proxy, student, sizes, rng, deadline, verify=True)
-                continue
-            student.pause()
-            try:
-                times[who] = _block(graded, proxy, reference, sizes, rng, deadline, verify=False)
-            finally:
-                student.resume()
+                times[who] = _student_block(graded, proxy, sizes, rng, deadline)
+            else:
+                times[who] = _reference_block(graded, proxy, sizes, rng)
         ratios.append(_quartile(times["student"]) / max(_quartile(times["reference"]), 1e-9))
         above = sum(x > FUSED_SLOWDOWN_LIMIT for x in ratios)
         if above >= needed or len(ratios) - above >= needed:
@@ -99,7 +116,6 @@ def judge(graded, proxy) -> str:
     try:
         ratios = measure(graded, proxy)
     except RunnerFailure as failure:
-        proxy.session.stop()
         raise CheckFailure(f"{graded.function} failed while being timed: {failure}") from None
     median = _median(ratios)
     verdict = (f"{median:.2f}x the reference fused step (median of {len(ratios)} rounds of {TIMING_CALLS} calls, "
