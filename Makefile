@@ -8,7 +8,7 @@ ZIP := autograder/rnn_hidden_state-autograder.zip
 SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py \
 	autograder/config.py autograder/spec.py autograder/wire.py $(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py)
 
-.PHONY: help venv dist grade test lint bench bench-timing gpu-check clean
+.PHONY: help venv dist grade test lint bench bench-timing fuzz gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -42,6 +42,9 @@ bench: $(ZIP)  ## make grade vs loops of run_autograder and otter run: time per 
 
 bench-timing: $(PY)  ## false-failure and detection rates of the timing threshold, both cores busy
 	$(PY) -m autograder.bench.timing
+
+fuzz: $(PY)  ## long property-based run: generated runner replies never earn a point (3000 examples)
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fail_closed.py
 
 gpu-check:  ## device checks on a CUDA machine (torch only; no Otter needed)
 	python3 -m autograder.gpu_check
