@@ -5,8 +5,12 @@ them all in one run, with Otter's grading code and the zip's hidden tests. The v
 must get exactly the catalogue's points, and every other question full marks.
 """
 
+from pathlib import Path
+
 import nbformat
 import pytest
+
+from autograder.batch.report import submission_dir
 
 from catalogue import FUNCTION, VARIANTS
 from conftest import FULL, grade
@@ -39,7 +43,7 @@ def test_catalogue_is_large_and_covers_every_question():
 def test_variant_scores_as_expected(catalogue_book, variant):
     book, output = catalogue_book
     row = book.loc[f"{variant.name}.ipynb"]
-    feedback = (output / f"{variant.name}.ipynb" / "feedback.txt").read_text()
+    feedback = (Path(submission_dir(output, f"{variant.name}.ipynb")) / "feedback.txt").read_text()
     assert row["grading_status"] == "graded"
     assert row[variant.question] == variant.points, f"{variant.name}: {row[variant.question]} != {variant.points}\n{feedback}"
     for question in FULL:  # what a function does to the libraries never reaches another question

@@ -1,6 +1,9 @@
 """make grade on the bundled examples: expected scores, summary, histogram, nothing else written."""
 
 import subprocess
+from pathlib import Path
+
+from autograder.batch.report import submission_dir
 
 from conftest import FULL, ROOT, grade
 
@@ -18,7 +21,7 @@ def test_examples_get_their_expected_scores(built, tmp_path):
     out = tmp_path / "grades"
     assert (out / "summary.md").read_text().count("| q") == 5  # the header row and four questions
     assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    feedback = (out / "partly-wrong.ipynb" / "feedback.txt").read_text()
+    feedback = (Path(submission_dir(out, "partly-wrong.ipynb")) / "feedback.txt").read_text()
     assert "separate form" in feedback and "19 / 22" in feedback
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert after == before, "grading changed files in the repository"

@@ -21,10 +21,12 @@ import subprocess
 import threading
 import uuid
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograder.batch.report import submission_dir
 from autograder.bench import gradescope_layout
 
 from conftest import FULL, ROOT, grade
@@ -225,14 +227,14 @@ def test_a_pickled_log_is_never_loaded_and_shipped_helpers_are_never_used(hostil
 
 def test_a_fork_bomb_stops_at_the_process_cap(hostile_batch):
     book, _, _, done = hostile_batch
-    output = (hostile_batch_output(done) / "forks-many.ipynb" / "output.txt").read_text()
+    output = (Path(submission_dir(hostile_batch_output(done), "forks-many.ipynb")) / "output.txt").read_text()
     forked = int(re.search(r"forked (\d+) processes", output).group(1))
     assert forked < 300, f"{forked} forks went through: no process cap held"
 
 
 def test_output_is_kept_up_to_two_megabytes(hostile_batch):
     book, _, _, done = hostile_batch
-    output = (hostile_batch_output(done) / "floods-stdout.ipynb" / "output.txt").read_text()
+    output = (Path(submission_dir(hostile_batch_output(done), "floods-stdout.ipynb")) / "output.txt").read_text()
     assert 2 << 20 <= len(output.encode()) <= (2 << 20) + 1000 and output.endswith("[output truncated]\n")
 
 

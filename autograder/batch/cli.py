@@ -4,7 +4,8 @@
 
 SUBMISSIONS is a folder of notebooks (.ipynb) and student export zips, or a Gradescope "Export
 Submissions" archive (zip or unpacked). Writes OUTPUT/final_grades.csv (as results arrive; a
-second run resumes), OUTPUT/<submission>/results.json, feedback.txt and output.txt,
+second run resumes and grades again what the grader could not decide),
+OUTPUT/submissions/<submission>-<hash>/results.json, feedback.txt and output.txt,
 OUTPUT/summary.md and OUTPUT/histogram.png.
 
 This process and its worker processes are judges: they never run submission code. Each
@@ -95,16 +96,25 @@ def grade_all(args, tmp: str) -> int:
     questions = list(points)
     os.makedirs(args.output, exist_ok=True)
     book = Gradebook(args.output, questions, points)
-    todo = [s for s in subs if args.regrade or not book.graded(s.key)]
+    refused = [s for s in subs if s.refused]
+    todo = [s for s in subs if not s.refused and (args.regrade or not book.graded(s.key))]
     if len(todo) < len(subs):
         print(f"resuming: {len(subs) - len(todo)} already graded in {book.path} (use --regrade to grade again)",
               file=sys.stderr)
     bar = tqdm(total=len(todo), unit="submission", disable=args.quiet, file=sys.stderr)
 
     def record(sub, answer):
-        row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, review.flags(sub.path))
+        try:
+            flags = "" if sub.refused else review.flags(sub.path)
+        except Exception as error:  # noqa: BLE001 - the review never costs a row
+            flags = f"could not be reviewed ({type(error).__name__})"
+        row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, flags)
         report.write_submission(args.output, sub.key, answer, row, questions, points)
         bar.update(1)
+
+    for sub in refused:
+        record(sub, {"status": f"error: {os.path.basename(sub.key)} is {sub.refused}; it was not read",
+                     "results": None, "output": ""})
 
     try:
         for _ in range(3):  # a judge worker that died takes its pool down: start a new one
@@ -114,6 +124,12 @@ def grade_all(args, tmp: str) -> int:
         for sub in todo:
             record(sub, {"status": "error: the grader failed three times on this batch; grade it again",
                          "results": None, "output": ""})
+        again = [s for s in subs if not s.refused and not book.graded(s.key)]
+        if again:  # checks the grader could not decide: once more, at the end of the same run
+            print(f"grading {len(again)} undecided submission(s) again", file=sys.stderr)
+            for sub in run_pool(args, again, tests_dir, config, record):
+                record(sub, {"status": "error: the grader failed on this batch; grade it again",
+                             "results": None, "output": ""})
     except KeyboardInterrupt:
         print(f"\ninterrupted: {book.path} holds every submission graded so far; run again to resume",
               file=sys.stderr)
@@ -122,7 +138,7 @@ def grade_all(args, tmp: str) -> int:
         bar.close()
     text = report.summary(book.frame(), questions, points, args.output)
     if not args.quiet:
-        print(book.frame().drop(columns=["name", "email", "review_flags"]).to_string(index=False))
+        print(book.frame().drop(columns=["name", "email", "sid", "review_flags", "folder"]).to_string(index=False))
         print()
         print(text)
     return 0

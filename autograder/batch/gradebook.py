@@ -1,11 +1,22 @@
 """The gradebook: ``final_grades.csv`` in the columns of ``otter grade``, written atomically
-after every submission, so an interrupted run leaves a consistent file that the next run resumes."""
+after every submission, so an interrupted run leaves a consistent file that the next run resumes.
+
+Rows are keyed by the submission's output folder (:func:`report.folder_of`, a name the grader
+owns); what a student named (the file, their name and email, statuses quoting their files) is
+shown with control characters visible, and every text cell is safe to open in a spreadsheet.
+"""
 
 import os
 
 import pandas as pd
 
+from .escape import csv_cell, from_csv_cell, shown
+from .report import folder_of
+
 STATUS = "grading_status"
+FOLDER = "folder"
+#: statuses of rows that are graded again by the next run (the grader could not decide them)
+RETRY = ("needs-regrade", "error: the grader")
 
 
 class Gradebook:
@@ -13,16 +24,21 @@ class Gradebook:
         self.path = os.path.join(output, "final_grades.csv")
         self.questions, self.points = questions, points
         self.columns = ["file", *questions, "total_points_earned", "percent_correct", STATUS, "name", "email",
-                        "review_flags"]
+                        "sid", "review_flags", FOLDER]
         self.rows = {}
         if os.path.exists(self.path):
-            old = pd.read_csv(self.path, dtype={"file": str}, keep_default_na=False)
+            old = pd.read_csv(self.path, dtype=str, keep_default_na=False)
             for row in old.to_dict("records"):
-                self.rows[row["file"]] = row
+                row = {k: from_csv_cell(v) for k, v in row.items()}
+                for q in [*questions, "total_points_earned", "percent_correct"]:
+                    row[q] = float(row.get(q) or 0)
+                if row.get(FOLDER):
+                    self.rows[row[FOLDER]] = row
 
     def graded(self, key: str) -> bool:
-        """Already has a final row (graded or failed with a status) from an earlier run."""
-        return key in self.rows and bool(self.rows[key].get(STATUS))
+        """Already has a final row from an earlier run (not one the grader could not decide)."""
+        row = self.rows.get(folder_of(key))
+        return bool(row and row.get(STATUS)) and not str(row[STATUS]).startswith(RETRY)
 
     def add(self, key: str, results, status: str, student: dict, flags: str = "") -> dict:
         scores = {q: 0.0 for q in self.questions}
@@ -30,11 +46,12 @@ class Gradebook:
             if test.get("name") in scores and test.get("score") is not None:
                 scores[test["name"]] = float(test["score"])
         total = sum(scores.values())
-        row = {"file": key, **scores, "total_points_earned": total,
+        row = {"file": shown(key), **scores, "total_points_earned": total,
                "percent_correct": round(100 * total / sum(self.points.values()), 2),
-               STATUS: status, "name": student.get("name", ""), "email": student.get("email", ""),
-               "review_flags": flags}
-        self.rows[key] = row
+               STATUS: shown(status, 500), "name": shown(student.get("name", ""), 200),
+               "email": shown(student.get("email", ""), 200), "sid": shown(student.get("sid", ""), 100),
+               "review_flags": flags, FOLDER: folder_of(key)}
+        self.rows[row[FOLDER]] = row
         self.save()
         return row
 
@@ -43,5 +60,5 @@ class Gradebook:
 
     def save(self) -> None:
         tmp = self.path + ".tmp"
-        self.frame().to_csv(tmp, index=False)
+        self.frame().map(csv_cell).to_csv(tmp, index=False)
         os.replace(tmp, self.path)

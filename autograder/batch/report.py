@@ -1,5 +1,6 @@
 """Per-submission feedback and the class summary (statistics and a histogram of totals)."""
 
+import hashlib
 import json
 import os
 import re
@@ -9,14 +10,26 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .escape import markdown, shown  # noqa: E402
 
-def safe_name(key: str) -> str:
-    """A folder name for a submission key (any characters, 中文 included, stay readable)."""
-    return re.sub(r"[/\\\0]+", "__", key).strip(". ") or "submission"
+#: every submission's folder lies in here, apart from the grader's own files
+SUBMISSIONS_DIR = "submissions"
+
+
+def folder_of(key: str) -> str:
+    """The output folder name of a submission: a readable slug and a hash of the whole key, so
+    two keys never share a folder and no key names one of the grader's own files."""
+    slug = re.sub(r"[^\w.-]+", "_", key, flags=re.UNICODE).strip("._")[:60] or "submission"
+    return f"{slug}-{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
+def submission_dir(output: str, key: str) -> str:
+    return os.path.join(output, SUBMISSIONS_DIR, folder_of(key))
 
 
 def feedback_text(key: str, row: dict, results, questions: list, points: dict) -> str:
-    lines = [f"Feedback for {key}", "", f"Total: {row['total_points_earned']:g} / {sum(points.values()):g}",
+    who = row.get("name") or shown(key)
+    lines = [f"Feedback for {who}" + (f" ({shown(key)})" if row.get("name") else ""), "", f"Total: {row['total_points_earned']:g} / {sum(points.values()):g}",
              f"Grading status: {row['grading_status']}", ""]
     outputs = {t.get("name"): t.get("output", "") for t in (results or {}).get("tests", [])}
     for q in questions:
@@ -38,11 +51,11 @@ def summary(frame, questions: list, points: dict, output: str) -> str:
     flagged = frame[frame["review_flags"].astype(str) != ""]
     if len(flagged):
         lines += ["", "## Submissions to review", ""]
-        lines += [f"- {r['file']}: {r['review_flags']}" for r in flagged.to_dict("records")]
+        lines += [f"- {markdown(r['file'])}: {markdown(r['review_flags'])}" for r in flagged.to_dict("records")]
     problems = frame[~frame["grading_status"].str.startswith("graded")]
     if len(problems):
         lines += ["", "## Submissions with a grading problem", ""]
-        lines += [f"- {r['file']}: {r['grading_status']}" for r in problems.to_dict("records")]
+        lines += [f"- {markdown(r['file'])}: {markdown(r['grading_status'])}" for r in problems.to_dict("records")]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(output, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
@@ -57,7 +70,7 @@ def summary(frame, questions: list, points: dict, output: str) -> str:
 
 def write_submission(output: str, key: str, answer: dict, row: dict, questions, points) -> None:
     """``<output>/<submission>/``: results.json, output.txt and feedback.txt of one submission."""
-    folder = os.path.join(output, safe_name(key))
+    folder = submission_dir(output, key)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as f:
         json.dump(answer.get("results") or {"status": answer["status"]}, f, indent=1, ensure_ascii=False)
