@@ -45,6 +45,17 @@ FRESH_DRAWS = 3
 #: Ranges of the fresh shapes drawn at every run: n rows, d inputs, h hidden units, T steps.
 SHAPE_RANGES = {"n": (2, 9), "d": (2, 7), "h": (2, 8), "T": (2, 6)}
 
+#: Ranges of the large case every value check adds (n log-uniformly), so that code right only on
+#: small shapes (chunking that drops a tail, a loop cut short, a branch on the size) fails. The
+#: sequence family draws n from ``LARGE_SEQUENCE_N`` to keep X (T, n, d) within a message.
+LARGE_RANGES = {"n": (128, 2048), "d": (16, 100), "h": (16, 100), "T": (8, 40)}
+LARGE_SEQUENCE_N = (32, 512)
+
+#: float32 results are compared with an absolute tolerance of at least this many times the
+#: largest gap between the reference computed in float32 and in float64 on the same inputs:
+#: correct float32 code never fails on large shapes, and the base tolerance still holds on small.
+FLOAT32_ERROR_MARGIN = 10.0
+
 #: Limits of one runner: memory (address space) in MB, bytes it may write to one file, processes.
 RUNNER_MEMORY_MB = 6000
 RUNNER_FILE_MB = 64

@@ -114,10 +114,13 @@ def recv(fd: int, deadline: float = None) -> tuple:
 # --- tensors (torch is imported by the caller's process anyway; not at module level) ------------
 
 def tensor_blob(t, index: int) -> tuple:
-    """``({"dtype", "shape", "blob"}, raw bytes)`` of a CPU copy of ``t``."""
+    """``({"dtype", "shape", "blob"}, raw bytes)`` of a CPU copy of ``t``, whatever its layout:
+    any strides (size-1 dimensions with any stride, expanded, transposed, offset views) and
+    conjugate or negative bits travel as the values they show, in row-major order."""
     import torch
-    cpu = t.detach().to("cpu").contiguous()
-    raw = cpu.view(torch.uint8).numpy().tobytes() if cpu.numel() else b""
+    cpu = t.detach().to("cpu").resolve_conj().resolve_neg()
+    flat = cpu.reshape(-1).clone() if cpu.numel() else cpu.reshape(-1)  # a fresh 1-d copy: stride 1, offset 0
+    raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
     return {"dtype": str(cpu.dtype).removeprefix("torch."), "shape": list(cpu.shape), "blob": index}, raw
 
 

@@ -155,3 +155,49 @@ def test_a_tensor_round_trips_exactly():
     t = torch.randn(3, 4, dtype=torch.float64)
     meta, raw = wire.tensor_blob(t, 0)
     assert torch.equal(wire.tensor_from(meta, [raw]), t)
+
+
+@pytest.mark.parametrize("layout", ["h1_transpose", "expand", "transpose", "offset", "step", "neg", "empty"])
+def test_any_tensor_layout_round_trips_the_wire_exactly(layout):
+    base = torch.randn(6, 4, dtype=torch.float64)
+    t = {"h1_transpose": (torch.randn(3, 1).T @ torch.randn(5, 3).T).T, "expand": base[:1].expand(5, 4),
+         "transpose": base.T, "offset": base[1:], "step": base[::2], "neg": base._neg_view(),
+         "empty": base[:0]}[layout]
+    meta, raw = wire.tensor_blob(t, 0)
+    back = wire.tensor_from(meta, [raw])
+    assert back.shape == t.shape and torch.equal(back, t.resolve_neg())
+
+
+def test_a_result_laid_out_as_a_transpose_is_graded_on_its_values():
+    """``(W.T @ XH.T).T`` is right; at h = 1 its strides are (1, n): never the student's problem."""
+    def transposed(X, W_xh, H, W_hh):
+        return (torch.cat((W_xh, W_hh), 0).T @ torch.cat((X, H), 1).T).T
+    run("q3_fused", "values", transposed)
+
+
+def _rnn(X, H0, W_xh, W_hh, b_h, steps=None):
+    W, H, outs = torch.cat((W_xh, W_hh), 0), H0, []
+    for X_t in X[:steps]:
+        H = torch.tanh(torch.cat((X_t, H), 1) @ W + b_h)
+        outs.append(H)
+    outs += [H] * (len(X) - len(outs))
+    return torch.stack(outs), H
+
+
+@pytest.mark.parametrize("question,func", [
+    ("q2_separate", lambda X, W_xh, H, W_hh: X @ W_xh + (H @ W_hh if len(X) <= 40 else 0)),
+    ("q3_fused", lambda X, W_xh, H, W_hh: torch.cat(
+        [torch.cat((x, h), 1) @ torch.cat((W_xh, W_hh), 0) for x, h in zip(X[:64 * (len(X) // 64) or None].split(64),
+                                                                           H[:64 * (len(X) // 64) or None].split(64))]
+        + ([torch.zeros(len(X) % 64, W_xh.shape[1], dtype=X.dtype)] if len(X) > 64 and len(X) % 64 else []))),
+    ("q4_rnn_forward", lambda *a: _rnn(*a, steps=6)),
+])
+def test_code_right_only_on_small_shapes_fails_its_values(question, func):
+    with pytest.raises(CheckFailure, match="large inputs|n=|T="):
+        run(question, "values", func)
+
+
+def test_correct_float32_code_passes_on_large_shapes():
+    run("q4_rnn_forward", "values", _rnn)
+    run("q3_fused", "values", lambda X, W_xh, H, W_hh: torch.einsum("nk,kh->nh", torch.cat((X, H), 1),
+                                                                    torch.cat((W_xh, W_hh), 0)))

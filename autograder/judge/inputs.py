@@ -9,7 +9,7 @@ import random
 
 import torch
 
-from ..config import SHAPE_RANGES, TIMING_BAND
+from ..config import LARGE_RANGES, LARGE_SEQUENCE_N, SHAPE_RANGES, TIMING_BAND
 
 #: The worked example of the textbook section: X (3, 1), W_xh (1, 4), H (3, 4), W_hh (4, 4).
 WORKED_EXAMPLE = {"n": 3, "d": 1, "h": 4}
@@ -26,7 +26,7 @@ def _draw(rng: random.Random, key: str) -> int:
 
 
 def step_shapes(rng: random.Random) -> list:
-    """Labelled (n, d, h) cases: the worked example, a fresh one with d > 1, n = 1, h = 1.
+    """Labelled (n, d, h) cases: the worked example, a fresh one with d > 1, n = 1, h = 1, large.
 
     d > 1 everywhere but the worked example, so an elementwise ``X * W_xh`` cannot pass by luck;
     d, h and d + h always differ, so the contraction size tells the products apart.
@@ -44,14 +44,29 @@ def step_shapes(rng: random.Random) -> list:
         ("fresh shapes", sizes()),
         ("a single row (n = 1)", sizes(n=1)),
         ("a single hidden unit (h = 1)", sizes(h=1)),
+        ("large inputs", large_sizes(rng, LARGE_RANGES["n"])),
     ]
+
+
+def _log_uniform(rng: random.Random, low: int, high: int) -> int:
+    return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+
+
+def large_sizes(rng: random.Random, n_range) -> dict:
+    """(n, d, h) of the large case: n log-uniform in ``n_range``, d and h in ``LARGE_RANGES``, d != h."""
+    while True:
+        d, h = rng.randint(*LARGE_RANGES["d"]), rng.randint(*LARGE_RANGES["h"])
+        if d != h:
+            return {"n": _log_uniform(rng, *n_range), "d": d, "h": h}
 
 
 def sequence_shapes(rng: random.Random) -> list:
     """Labelled (T, n, d, h) cases for the RNN forward pass."""
     cases = []
     for label, s in step_shapes(rng):
-        cases.append((label, dict(s, T=_draw(rng, "T"))))
+        if label == "large inputs":
+            s = dict(large_sizes(rng, LARGE_SEQUENCE_N), T=rng.randint(*LARGE_RANGES["T"]))
+        cases.append((label, dict(s, T=s.get("T", _draw(rng, "T")))))
     return cases
 
 
@@ -75,6 +90,5 @@ def sequence_inputs(rng, T, n, d, h, dtype, device="cpu"):
 
 def timing_sizes(rng: random.Random) -> dict:
     """(n, d, h) for one timing round, drawn in ``TIMING_BAND`` (n log-uniformly)."""
-    low, high = TIMING_BAND["n"]
-    n = int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
-    return {"n": n, "d": rng.randint(*TIMING_BAND["d"]), "h": rng.randint(*TIMING_BAND["h"])}
+    return {"n": _log_uniform(rng, *TIMING_BAND["n"]), "d": rng.randint(*TIMING_BAND["d"]),
+            "h": rng.randint(*TIMING_BAND["h"])}

@@ -6,6 +6,8 @@ Built on :mod:`autograder.spec` (names and groups); this adds what needs torch.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 from .. import spec
 from . import inputs, references
 
@@ -24,7 +26,7 @@ class Graded:
     spec: spec.Question
     cases: Callable            # rng -> [(label, sizes)]
     make_inputs: Callable      # (rng, sizes, dtype) -> tuple of CPU tensors
-    reference: Callable        # inputs -> tuple of float64 tensors
+    reference: Callable        # (inputs, dtype=float64) -> tuple of tensors computed in dtype
     result_shapes: Callable    # sizes -> tuple of (shape, "(n, h)") per result
     mistakes: Callable = None  # inputs -> {cause: float64 tensor} for the first result
 
@@ -42,7 +44,7 @@ FAMILIES = {
     "step": dict(  # f(X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)) -> (n, h)
         cases=inputs.step_shapes,
         make_inputs=lambda rng, s, dtype: inputs.step_inputs(rng, s["n"], s["d"], s["h"], dtype),
-        reference=lambda X, W_xh, H, W_hh: (references.separate(X, W_xh, H, W_hh),),
+        reference=lambda X, W_xh, H, W_hh, dtype=torch.float64: (references.separate(X, W_xh, H, W_hh, dtype),),
         result_shapes=lambda s: (((s["n"], s["h"]), "(n, h)"),),
         mistakes=references.likely_step_mistakes,
     ),

@@ -3,13 +3,13 @@
 import torch
 
 
-def _f64(*tensors):
-    return tuple(t.detach().to(device="cpu", dtype=torch.float64) for t in tensors)
+def _f64(*tensors, dtype=torch.float64):
+    return tuple(t.detach().to(device="cpu", dtype=dtype) for t in tensors)
 
 
-def separate(X, W_xh, H, W_hh):
-    """(n, d) @ (d, h) + (n, h) @ (h, h) -> (n, h), in float64."""
-    X, W_xh, H, W_hh = _f64(X, W_xh, H, W_hh)
+def separate(X, W_xh, H, W_hh, dtype=torch.float64):
+    """(n, d) @ (d, h) + (n, h) @ (h, h) -> (n, h), in float64 (or ``dtype``)."""
+    X, W_xh, H, W_hh = _f64(X, W_xh, H, W_hh, dtype=dtype)
     return X @ W_xh + H @ W_hh
 
 
@@ -27,14 +27,14 @@ def timed_functions() -> dict:
     return {name: fused for name in TIMED}
 
 
-def rnn_forward(X, H0, W_xh, W_hh, b_h):
-    """``torch.nn.RNN`` (tanh, one layer, time-major) with copied weights, in float64.
+def rnn_forward(X, H0, W_xh, W_hh, b_h, dtype=torch.float64):
+    """``torch.nn.RNN`` (tanh, one layer, time-major) with copied weights, in float64 (or ``dtype``).
 
     X (T, n, d), H0 (n, h) -> outputs (T, n, h), H_T (n, h).
     """
-    X, H0, W_xh, W_hh, b_h = _f64(X, H0, W_xh, W_hh, b_h)
+    X, H0, W_xh, W_hh, b_h = _f64(X, H0, W_xh, W_hh, b_h, dtype=dtype)
     d, h = W_xh.shape
-    rnn = torch.nn.RNN(d, h, nonlinearity="tanh", batch_first=False).double()
+    rnn = torch.nn.RNN(d, h, nonlinearity="tanh", batch_first=False).to(dtype)
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(W_xh.T)
         rnn.weight_hh_l0.copy_(W_hh.T)
