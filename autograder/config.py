@@ -55,6 +55,8 @@ LARGE_SEQUENCE_N = (32, 512)
 #: largest gap between the reference computed in float32 and in float64 on the same inputs:
 #: correct float32 code never fails on large shapes, and the base tolerance still holds on small.
 FLOAT32_ERROR_MARGIN = 10.0
+#: a float32 reference further than this from float64 means ill-conditioned inputs: undecided
+FLOAT32_MAX_GAP = 1e-3
 
 #: Limits of one runner: memory (address space) in MB, bytes it may write to one file, processes.
 RUNNER_MEMORY_MB = 6000

@@ -55,8 +55,9 @@ def _step_inputs(n, d, h, dtype, device="cpu", g=None):
 
 
 def _rnn_inputs(T, n, d, h, dtype, device="cpu", g=None):
-    return [torch.randn(*s, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-            for s in ((T, n, d), (n, h), (d, h), (h, h), (h,))]
+    scale = (1, 1, d ** -0.5, h ** -0.5, 1)  # weights scaled as an RNN is initialised: a stable recurrence
+    return [(torch.randn(*s, generator=g, dtype=torch.float64) * c).to(dtype=dtype, device=device)
+            for s, c in zip(((T, n, d), (n, h), (d, h), (h, h), (h,)), scale)]
 
 
 def _ref_step(X, W_xh, H, W_hh, dtype=torch.float64):

@@ -72,6 +72,13 @@ def serving(functions, rewrite=None):
 FORGED_ATTEST = {"modified": [], "ops": [["mm", [4, 4], 9]], "op_count": 3}
 
 
+def looks_timed(request) -> bool:
+    """The timing band's shapes (a rewritten runner can guess; values calls may fall in it too)."""
+    inputs = request.get("inputs") or [{}]
+    shape = inputs[0].get("shape") or [0, 0]
+    return inputs[0].get("dtype") == "float32" and shape[0] >= 128 and len(shape) == 2 and shape[1] <= 24
+
+
 def forge_attestations(request, header, blobs):
     if header.get("ok") and "attest" in header:
         header["attest"] = dict(FORGED_ATTEST)
@@ -116,15 +123,15 @@ def test_a_malformed_tensor_description_fails_the_group_and_pays_nothing(bad):
 
 
 def test_a_row_loop_that_breaks_only_its_timed_replies_keeps_only_its_honest_points():
-    """The timed calls carry no ``trace`` key; answering only those with garbage must not keep
-    ``fused`` (it is gated on ``timing``), and forged attestations change nothing verified."""
+    """Answering the calls that look timed with garbage must not keep ``fused`` (it is gated on
+    ``timing``), and forged attestations change nothing verified."""
     def break_timed(request, header, blobs):
-        if "trace" not in request:
+        if looks_timed(request):
             header = {"ok": True, "result": {"kind": "tensor", "dtype": ["float32"]}, "attest": {}}
         return forge_attestations(request, header, blobs)
     scores, session = graded(serving(fake_runner.correct_functions(), break_timed))
     honest = full_marks()["q3_fused"] - 3  # fused (2) and timing (1) lost
-    assert scores["q3_fused"] == honest, session.outcomes
+    assert scores["q3_fused"] <= honest, session.outcomes
     assert session.outcomes[("q3_fused", "timing")][0] is False
 
 
@@ -143,7 +150,7 @@ def test_a_slow_timed_reply_cannot_break_the_next_submission(monkeypatch):
     calls = {"n": 0}
 
     def slow_timed(request, header, blobs):
-        if "trace" not in request:
+        if looks_timed(request):
             calls["n"] += 1
             if calls["n"] % 15 == 0:
                 time.sleep(2.8)  # just inside the deadline: the reference runs next
@@ -233,7 +240,7 @@ def test_generated_replies_from_a_wrong_runner_never_earn_a_point(mutations, for
         if forge:
             header, blobs = forge_attestations(request, header, blobs)
         for mutation, which in mutations:
-            if which == "untraced" and "trace" in request or which == "traced" and not request.get("trace"):
+            if which == "untraced" and looks_timed(request) or which == "traced" and not looks_timed(request):
                 continue
             if which == "first" and seen["n"] > 1 or which == "after-first" and seen["n"] == 1:
                 continue

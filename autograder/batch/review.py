@@ -32,7 +32,6 @@ IMPORTS = {
     "lzma": "decodes an encoded payload", "bz2": "decodes an encoded payload", "gzip": "decodes an encoded payload",
     "marshal": "decodes an encoded payload", "pickle": "decodes an encoded payload",
     "subprocess": "starts processes", "multiprocessing": "starts processes", "pty": "starts processes",
-    "signal": "signals or exits the process",
 }
 
 #: Otter's parts a notebook has no business touching (``otter.Notebook`` is the student's API)
@@ -47,6 +46,7 @@ BARE_NAMES = {
     "delattr": "sets attributes dynamically",
 }
 
+_WATCH = "recognises how it is called (PyTorch's dispatch modes)"
 _FRAMES, _PAYLOAD, _GRADER, _PROCESSES = ("inspects frames or the heap", "decodes an encoded payload",
                                           "touches the grader's runner or judge", "starts processes")
 #: an attribute (or a name imported from a module) used anywhere -> flag
@@ -58,9 +58,12 @@ ATTRIBUTE_NAMES = {
     "serve": _GRADER, "wire": _GRADER,
     "GradingResults": "touches Otter's grading internals", "TestFile": "touches Otter's grading internals",
     "kill": "signals or exits the process", "killpg": "signals or exits the process",
-    "_exit": "signals or exits the process", "fork": _PROCESSES, "forkpty": _PROCESSES,
+    "_exit": "signals or exits the process", "pthread_kill": "signals or exits the process",
+    "sigqueue": "signals or exits the process", "fork": _PROCESSES, "forkpty": _PROCESSES,
     "posix_spawn": _PROCESSES, "system": _PROCESSES, "popen": _PROCESSES, "execv": _PROCESSES,
     "execve": _PROCESSES,
+    "_len_torch_dispatch_stack": _WATCH, "_get_current_dispatch_mode": _WATCH, "_get_dispatch_mode": _WATCH,
+    "_python_dispatch": _WATCH, "_get_current_dispatch_mode_stack": _WATCH, "_is_torch_function_mode_enabled": _WATCH,
 }
 
 #: (base name, attribute) used anywhere -> flag
@@ -115,6 +118,9 @@ def code_flags(source: str) -> set:
             found.update(ATTRIBUTE_NAMES.get(a.name) or BARE_NAMES.get(a.name) for a in node.names)
         elif isinstance(node, ast.Name):
             found.add(BARE_NAMES.get(node.id))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
+            found.add("looks up attributes by computed names")
         elif isinstance(node, ast.Attribute):
             found.add(ATTRIBUTE_NAMES.get(node.attr))
             if isinstance(node.value, ast.Name):
@@ -129,6 +135,8 @@ def code_flags(source: str) -> set:
                 found.add("holds an encoded payload")
             if "autograder" in text:
                 found.add("touches the grader's runner or judge")
+            if "dispatch" in text:
+                found.add(_WATCH)
     found.discard(None)
     return found
 

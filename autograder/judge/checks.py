@@ -9,10 +9,10 @@ Every call gets fresh inputs; references are computed by the judge after the cal
 
 import torch
 
-from ..config import FLOAT32_ERROR_MARGIN, FRESH_DRAWS, TOLERANCES
+from ..config import FLOAT32_ERROR_MARGIN, FLOAT32_MAX_GAP, FRESH_DRAWS, TOLERANCES
 from . import fused, timing
 from .inputs import fresh_rng, timing_sizes
-from .questions import CheckFailure
+from .questions import GRADED, CheckFailure, UndecidedFailure
 
 _EXCEPTION_HINTS = (
     ("must match the size of tensor", "an elementwise * where a matrix product (@) is needed, or tensors that do not line up"),
@@ -89,6 +89,9 @@ def tolerance(dtype: str, reference, reference32=None) -> dict:
     tol = dict(TOLERANCES[dtype])
     if reference32 is not None:
         gap = (reference32.to(torch.float64) - reference).abs().max().item() if reference.numel() else 0.0
+        if not gap <= FLOAT32_MAX_GAP:  # an ill-conditioned draw: no tolerance tells right from wrong
+            raise UndecidedFailure(f"the float32 reference itself is off by {gap:.2g} on these inputs; this check "
+                                   "is undecided and graded again")
         tol["atol"] = max(tol["atol"], float(f"{FLOAT32_ERROR_MARGIN * gap:.2g}"))
     return tol
 
@@ -132,10 +135,18 @@ def expect_results(graded, reply, args, sizes, dtype, device="cpu", previous=Non
     return [v.tensor for v in results]
 
 
-def _checked_call(graded, proxy, sizes, dtype, rng, previous=None, device="cpu", **options):
+def remember(proxy, graded, sizes, reply, label) -> None:
+    """Keep the attestation of a call whose results were right: ``fused`` and ``devices`` read
+    every traced call of the function, whichever group made it."""
+    proxy.session.traces.setdefault(graded.spec.name, []).append((dict(sizes), reply.attest, label))
+
+
+def _checked_call(graded, proxy, sizes, dtype, rng, previous=None, device="cpu", label="values", **options):
     args = graded.make_inputs(rng, sizes, dtype)
     reply = call(graded, proxy, args, device=device, **options)
-    return expect_results(graded, reply, args, sizes, str(dtype).removeprefix("torch."), device, previous), reply
+    results = expect_results(graded, reply, args, sizes, str(dtype).removeprefix("torch."), device, previous)
+    remember(proxy, graded, sizes, reply, label)
+    return results, reply
 
 
 def check_values(graded, proxy):
@@ -154,7 +165,7 @@ def check_inputs(graded, proxy):
     """Attested: no argument modified in place (values and version counters, seen by the runner)."""
     rng = fresh_rng()
     for label, sizes in graded.cases(rng):
-        _, reply = _checked_call(graded, proxy, sizes, torch.float64, rng, check_inputs=True)
+        _, reply = _checked_call(graded, proxy, sizes, torch.float64, rng, label="inputs", check_inputs=True)
         modified = reply.attest.get("modified")
         if modified is None:
             raise CheckFailure("the runner did not report on the inputs.")
@@ -177,13 +188,24 @@ def check_devices(graded, proxy):
     for value, name, (shape, label) in zip(results_of(graded, reply.result, sizes), graded.spec.results,
                                            graded.result_shapes(sizes), strict=True):
         expect_tensor(graded, value, name, shape, label, "float32", "meta", sizes)
+    remember(proxy, graded, sizes, reply, "meta-device")
     done = ["meta"]
     if proxy.session.cuda:
         for _, sizes in graded.cases(rng):
-            _checked_call(graded, proxy, sizes, torch.float32, rng, device="cuda",
+            _checked_call(graded, proxy, sizes, torch.float32, rng, device="cuda", label="cuda",
                           forbid_sync=graded.spec.name == "q3_fused")
         done.append("cuda")
-    return "works on " + " and ".join(done)
+    calls = proxy.session.traces.get(graded.spec.name, [])
+    for sizes, attest, label in calls:
+        if attest.get("outside") is None:
+            raise CheckFailure("the runner did not report where the results were computed.")
+        if attest["outside"]:
+            raise CheckFailure(
+                f"{graded.function} returned a result that torch did not compute (on a {label} call, "
+                f"{graded.describe(sizes)}). Likely cause: a round trip through numpy (.numpy(), np.*, "
+                "torch.from_numpy) or a tensor built from Python numbers: keep the computation in torch, on the "
+                "inputs' device.")
+    return "works on " + " and ".join(done) + f"; every result of {len(calls)} calls computed by torch"
 
 
 def check_fused(graded, proxy):
@@ -193,11 +215,27 @@ def check_fused(graded, proxy):
     if sizes["n"] == sizes["d"] + sizes["h"]:  # keep (n, h) apart from the weights' (d + h, h)
         sizes["n"] += 1
     traces = []
-    for n in (sizes["n"], timing_sizes(rng)["n"]) if graded.spec.name == "q3_fused" else (sizes["n"],):
+    for n in (sizes["n"], timing_sizes(rng)["n"]) if graded.spec.family == "step" else (sizes["n"],):
         case = dict(sizes, n=n)
-        _, reply = _checked_call(graded, proxy, case, torch.float32, rng, trace=True)
+        _, reply = _checked_call(graded, proxy, case, torch.float32, rng, label="fused")
         traces.append((case, reply.attest))
-    return fused.judge(graded, traces)
+    note = fused.judge(graded, traces)
+    count = fused.judge_every(graded, proxy.session.traces.get(graded.spec.name, []))
+    return f"{note}; the same on all {count} traced calls so far"
+
+
+def recheck_fused(session, question: str) -> None:
+    """After the question's last group: ``fused``, if it passed, must hold on every traced call,
+    the timed ones included (they came after it)."""
+    if session.outcomes.get((question, "fused"), (False,))[0]:
+        graded = GRADED[question]
+        try:
+            count = fused.judge_every(graded, session.traces.get(question, []))
+        except CheckFailure as failure:
+            session.record(question, "fused", False, str(failure))
+        else:
+            session.record(question, "fused", True, session.outcomes[(question, "fused")][1]
+                           .split("; the same on all")[0] + f"; the same on all {count} traced calls")
 
 
 def check_timing(graded, proxy):

@@ -140,7 +140,10 @@ def grade(session, tests_dir: str) -> GradingResults:
         tf = ExceptionTestFile.from_file(path)
         tf.test_cases = [tc for tc in tf.test_cases if tc.hidden]
         tf.run(env)
-        settle(tf, case_keys(path), session.outcomes)
+        keys = case_keys(path)
+        for question in {q for q, _ in keys.values()}:
+            checks.recheck_fused(session, question)
+        settle(tf, keys, session.outcomes)
         files.append(tf)
     return GradingResults(files)
 

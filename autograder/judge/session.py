@@ -29,6 +29,7 @@ class Session:
         self.outputs = []
         self.outcomes = {}      # (question, group) -> (passed, message)
         self.undecided = []     # [(question, group, why)]: checks the grader could not decide
+        self.traces = {}        # question -> [(sizes, attestation, label)] of calls with right results
         self.starts = 0
         self.env_note = ""
         self.cuda = False

@@ -17,7 +17,7 @@ class FunctionProxy:
     def __init__(self, session, question):
         self.session, self.question = session, question
 
-    def call(self, args, device="cpu", trace=False, check_inputs=False, forbid_sync=False, runner=None) -> replies.Reply:
+    def call(self, args, device="cpu", check_inputs=False, forbid_sync=False, runner=None) -> replies.Reply:
         session = self.session
         name = self.question.function
         if runner is None:
@@ -26,7 +26,7 @@ class FunctionProxy:
                 raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.")
             if session.names.get(name) != "function":
                 raise CheckFailure(f"{name} is not a function.")
-        header, blobs = self.encode(args, device, trace=trace, check_inputs=check_inputs, forbid_sync=forbid_sync)
+        header, blobs = self.encode(args, device, check_inputs=check_inputs, forbid_sync=forbid_sync)
         reply, reply_blobs = session.request(header, blobs, runner=runner)
         return replies.call_reply(reply, reply_blobs)
 

@@ -39,11 +39,12 @@ def _quartile(values):
 def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
     """Seconds of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs; raises
     ``wire.WireError`` (timeout, broken protocol) or CheckFailure (a wrong timed result)."""
-    from .checks import call_error, expect_results
+    from .checks import call_error, expect_results, remember
     seconds = []
     for _ in range(TIMING_CALLS):
         args = step_inputs(rng, sizes["n"], sizes["d"], sizes["h"], torch.float32)
-        header, blobs = proxy.encode(args, "cuda" if proxy.session.cuda else "cpu")
+        header, blobs = proxy.encode(args, "cuda" if proxy.session.cuda else "cpu", check_inputs=False,
+                                     forbid_sync=False)  # the same request as any other call
         left = deadline - time.monotonic()
         if left <= 0:
             raise wire.WireTimeout("the timed calls ran out of time")
@@ -56,6 +57,7 @@ def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
                 expect_results(graded, decoded, args, sizes, "float32")
             except CheckFailure as failure:
                 raise CheckFailure(f"at a timed size: {failure}") from None
+            remember(proxy, graded, sizes, decoded, "timed")
         seconds.append(took)
     return seconds
 

@@ -3,10 +3,10 @@
 Requests (from the judge, over the wire of :mod:`autograder.wire`):
 
 - ``{"op": "value", "name"}``: a graded value (q1's shapes) described as plain data;
-- ``{"op": "call", "name", "device", "trace", "forbid_sync", "inputs": [...]}`` with the input
-  tensors as blobs (shapes only for ``meta``): the reply describes what came back, with the
-  tensors as blobs, and attests what only this process can see: arguments modified in place
-  and, when asked, the operator trace.
+- ``{"op": "call", "name", "device", "check_inputs", "forbid_sync", "inputs": [...]}`` with the
+  input tensors as blobs (shapes only for ``meta``): the reply describes what came back, with the
+  tensors as blobs, and attests what only this process can see: arguments modified in place (when
+  asked), the operator trace of the call (always), and which results no traced operator made.
 
 The same loop serves the reference runner, which the judge forks from itself with the reference
 functions: the judge times both the same way, from outside.
@@ -82,13 +82,9 @@ def call(func, request: dict, blobs: list) -> tuple:
     before = [(a._version, a.clone()) for a in args] if check_inputs else []
     if request.get("forbid_sync"):
         torch.cuda.set_sync_debug_mode("error")
-    tracer = None
+    from .trace import OpTrace
     try:
-        if request.get("trace"):
-            from .trace import OpTrace
-            with OpTrace() as tracer:
-                out = func(*args)
-        else:
+        with OpTrace() as tracer:  # every call, so that no call looks different from a traced one
             out = func(*args)
         if request["device"] == "cuda":
             torch.cuda.synchronize()
@@ -104,8 +100,8 @@ def call(func, request: dict, blobs: list) -> tuple:
     if check_inputs:
         attest["modified"] = [i for i, (a, (version, copy)) in enumerate(zip(args, before))
                               if a._version != version or not torch.equal(a, copy)]
-    if tracer is not None:
-        attest["ops"], attest["op_count"] = tracer.ops, tracer.count
+    attest["ops"], attest["op_count"] = tracer.ops, tracer.count
+    attest["outside"] = tracer.outside(out if type(out) in (tuple, list) else [out])[:16]
     reply["attest"] = attest
     return reply, reply_blobs
 
