@@ -62,6 +62,8 @@ VARIANTS = [
     v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 0, public='expected dtype'),
     v("sep_numpy_result", S, "return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()", 0, public='numpy'),
     v("sep_numpy_roundtrip", S, "return torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy())", 4, device_sensitive=True, public='device'),
+    # red team: a numpy result copied into memory torch handed out (torch.empty)
+    v("sep_numpy_into_empty", S, "out = torch.empty(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)\nif X.device.type != 'meta':\n    out.copy_(torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()))\nreturn out", 4, public=None),
     v("sep_inplace_H", S, "H[:] = H @ W_hh\nreturn X @ W_xh + H", 4, public='in place'),
     # a cache keyed by shapes: right on first calls (inputs), wrong on fresh draws and on meta
     v("sep_cached", S, "global _cache\nkey = (X.shape, H.shape)\ntry:\n    return _cache[key]\nexcept NameError:\n    _cache = {}\nexcept KeyError:\n    pass\n_cache[key] = X @ W_xh + H @ W_hh\nreturn _cache[key]", 0, public='cache'),
@@ -84,10 +86,14 @@ VARIANTS = [
     v("fused_wrong_axis", Fu, "return torch.cat((X, H), 0) @ torch.cat((W_xh, W_hh), 1)", 0, public='concatenation axis'),
     v("fused_wrong_order", Fu, "return torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)", 0, public='wrong order'),
     v("fused_row_loop", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public='products'),
-    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 5, public='did not return'),
+    v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 0, public="did not return"),
     v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
     # a loop over the h columns: h products of inner size d + h, cheap enough to pass the timing
     v("fused_column_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", 6, public="products"),
+    # red team: one product only on a call whose shape repeats the previous one, a row loop otherwise
+    v("fused_switch_on_repeats", Fu, "key = (tuple(X.shape), tuple(H.shape))\nseen = getattr(torch, '_last_key', None)\ntorch._last_key = key\nXH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nif seen == key:\n    return XH @ W\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
+    # red team: the row loop in another thread (dispatch modes are per thread) behind a product on meta tensors
+    v("fused_thread_meta_decoy", Fu, "import threading\nout = torch.empty(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)\nm = [t.to('meta') for t in (X, H, W_xh, W_hh)]\ntorch.cat((m[0], m[1]), 1) @ torch.cat((m[2], m[3]), 0)\nW = torch.cat((W_xh, W_hh), 0)\nw = threading.Thread(target=lambda: out.copy_(torch.stack([torch.cat((X[i], H[i])) @ W for i in range(X.shape[0])]) if X.shape[0] else out))\nw.start()\nw.join()\nreturn out", 4, public=None),
     # a host round trip (.item()): right values, fails on the meta device
     v("fused_item_roundtrip", Fu, "out = torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)\nscale = out.abs().max().item() + 1.0\nreturn out * (scale / scale)", 7, public="device", device_sensitive=True),
     # --- q4: correct styles get 7

@@ -201,3 +201,71 @@ def test_correct_float32_code_passes_on_large_shapes():
     run("q4_rnn_forward", "values", _rnn)
     run("q3_fused", "values", lambda X, W_xh, H, W_hh: torch.einsum("nk,kh->nh", torch.cat((X, H), 1),
                                                                     torch.cat((W_xh, W_hh), 0)))
+
+
+# --- work hidden from the trace (red team, round 2): another thread, numpy, meta tensors ---------
+
+def _rows(X, W, H):
+    return torch.stack([torch.cat((X[i], H[i])) @ W for i in range(X.shape[0])])
+
+
+def _in_a_thread_with_a_meta_decoy(X, W_xh, H, W_hh):
+    import threading
+    out = torch.empty(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)
+    meta = [t.to("meta") for t in (X, H, W_xh, W_hh)]
+    torch.cat((meta[0], meta[1]), 1) @ torch.cat((meta[2], meta[3]), 0)  # the product fused looks for
+    worker = threading.Thread(target=lambda: out.copy_(_rows(X, torch.cat((W_xh, W_hh)), H)))
+    worker.start()
+    worker.join()
+    return out
+
+
+def _numpy_into_empty(X, W_xh, H, W_hh):
+    out = torch.empty(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)
+    if X.device.type != "meta":
+        out.copy_(torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()))
+    return out
+
+
+def test_a_loop_in_another_thread_behind_a_meta_product_fails_fused_and_devices():
+    run("q3_fused", "values", _in_a_thread_with_a_meta_decoy)
+    with pytest.raises(CheckFailure, match="no matrix product"):
+        run("q3_fused", "fused", _in_a_thread_with_a_meta_decoy)
+    with pytest.raises(CheckFailure, match="torch did not compute"):
+        run_all_then("q3_fused", "devices", _in_a_thread_with_a_meta_decoy)
+
+
+def test_a_numpy_result_copied_into_torch_memory_fails_devices():
+    with pytest.raises(CheckFailure, match="torch did not compute"):
+        run_all_then("q2_separate", "devices", _numpy_into_empty)
+
+
+def test_honest_styles_count_as_computed_by_torch():
+    def into_out(X, W_xh, H, W_hh):
+        out = torch.empty(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)
+        torch.mm(torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0), out=out)
+        return out * torch.tensor(1.0)
+
+    def accumulate(X, W_xh, H, W_hh):
+        out = torch.zeros(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)
+        out += torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)
+        return out
+    for func in (into_out, accumulate, fused):
+        run_all_then("q3_fused", "devices", func)
+
+
+def run_all_then(question, group, func):
+    """``group`` after the values group, in one session, as grading runs them (devices reads
+    every earlier call's record)."""
+    from autograder.bench.local import LocalSession
+    from autograder.judge import checks
+    from autograder.judge.questions import GRADED
+    from autograder.judge.stand_ins import FunctionProxy
+    graded = GRADED[question]
+    session = LocalSession({graded.function: func})
+    try:
+        for g in ("values", group):
+            session.start_group()
+            checks.GROUPS[g](graded, FunctionProxy(session, graded))
+    finally:
+        session.close()

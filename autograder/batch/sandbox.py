@@ -1,4 +1,4 @@
-"""The batch grader's sandbox: bubblewrap around each worker's zygote, and a pids cgroup.
+"""The batch grader's sandbox: bubblewrap around each worker's zygote (its cgroup: autograder.judge.cgroups).
 
 The sandbox sees, read-only, only what Python needs: system libraries (``/usr`` and the top-level
 links into it), the interpreter's installation, the virtual environment, and a copy of the
@@ -11,10 +11,8 @@ import functools
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 #: bytes of the sandbox's writable tmpfs (the submission's scratch space), and of its /dev/shm
 TMPFS_BYTES = 512 << 20
@@ -75,50 +73,3 @@ def available() -> bool:
         return False
 
 
-PIDS_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
-
-
-def pids_cgroup(name: str, max_pids: int = MAX_PIDS):
-    """A cgroup capping the number of processes (as root), or None where none can be made."""
-    if os.getuid() != 0:
-        return None
-    for root in PIDS_ROOTS:
-        if os.path.exists(os.path.join(root, "pids.max")) or os.path.exists(os.path.join(root, "cgroup.procs")):
-            path = os.path.join(root, name)
-            try:
-                os.makedirs(path, exist_ok=True)
-                with open(os.path.join(path, "pids.max"), "w") as f:
-                    f.write(str(max_pids))
-                return path
-            except OSError:
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    pass
-    return None
-
-
-def join_cgroup(path: str) -> None:
-    """Move the calling process into the cgroup (a ``preexec_fn``)."""
-    with open(os.path.join(path, "cgroup.procs"), "w") as f:
-        f.write(str(os.getpid()))
-
-
-def remove_cgroup(path: str) -> None:
-    """Kill every process still in the cgroup, then remove it."""
-    for _ in range(100):
-        try:
-            with open(os.path.join(path, "cgroup.procs")) as f:
-                pids = [int(p) for p in f.read().split()]
-        except OSError:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            os.rmdir(path)
-            return
-        except OSError:
-            time.sleep(0.02)

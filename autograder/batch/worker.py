@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
-from ..judge import references
+from ..judge import cgroups, references
 from ..judge.grade import grade as run_tests
 from ..judge.grade import gradescope_dict
 from ..judge.gradescope import runner_code
@@ -51,11 +51,10 @@ def _sandbox() -> Sandbox:
     if box is not None:
         box.close()
     if _WORKER["cgroup"]:
-        sandboxing.remove_cgroup(_WORKER["cgroup"])
-    cgroup = sandboxing.pids_cgroup(os.path.basename(_WORKER["scratch"]) + f"-{time.monotonic_ns()}")
+        _WORKER["cgroup"].remove()
+    cgroup = cgroups.create(os.path.basename(_WORKER["scratch"]) + f"-{time.monotonic_ns()}", sandboxing.MAX_PIDS)
     _WORKER["cgroup"] = cgroup
-    box = Sandbox(sandboxing.command(_WORKER["code"]), _WORKER["scratch"], _WORKER["core"],
-                  preexec_fn=(lambda: sandboxing.join_cgroup(cgroup)) if cgroup else None)
+    box = Sandbox(sandboxing.command(_WORKER["code"]), _WORKER["scratch"], _WORKER["core"], cgroup=cgroup)
     box.wait_ready()
     _WORKER["sandbox"] = box
     return box
@@ -65,7 +64,7 @@ def close() -> None:
     if _WORKER.get("sandbox"):
         _WORKER["sandbox"].close()
     if _WORKER.get("cgroup"):
-        sandboxing.remove_cgroup(_WORKER["cgroup"])
+        _WORKER["cgroup"].remove()
     shutil.rmtree(_WORKER.get("scratch", ""), ignore_errors=True)
 
 

@@ -3,12 +3,14 @@
 Runs the q3 timing check exactly as grading does (a judge process pinned to a core, the
 student's function in a real runner in the sandbox, the reference fused step in a reference
 runner forked from the judge) N times on each function of :data:`variants.FUSED`, first idle
-and then with every core busy (one spinning process per core), and prints pass rates and ratios.
+with every core busy (one spinning process per core), and with every core oversubscribed four
+times by processes of which half fork short-lived children; prints pass rates and ratios.
 
-    python -m autograder.bench.timing [--repeat N]
+    python -m autograder.bench.timing [--repeat N] [--conditions idle,busy,4x] [--wall]
 """
 
 import argparse
+import contextlib
 import multiprocessing
 import re
 import statistics
@@ -19,10 +21,10 @@ from ..batch import sandbox, worker
 from ..batch.autograder_zip import unpack
 from ..config import FUSED_SLOWDOWN_LIMIT
 from ..judge import timing
-from ..judge.questions import GRADED, CheckFailure
+from ..judge.questions import GRADED, CheckFailure, UndecidedFailure
 from ..judge.stand_ins import FunctionProxy
 from ..paths import EXAMPLES, ZIP
-from .load import all_cores_busy
+from .load import all_cores_busy, oversubscribed
 from .variants import FUSED, function_source, replace_function
 
 SOLUTION = EXAMPLES / "correct.ipynb"
@@ -36,45 +38,52 @@ def measure(repeat: int) -> dict:
         text = replace_function(SOLUTION.read_text(), question.function,
                                 function_source(question.function, "X, W_xh, H, W_hh", body))
         session = worker.session_for(text)
-        passed, ratios, t0 = 0, [], time.monotonic()
+        passed, ratios, undecided, t0 = 0, [], 0, time.monotonic()
         try:
             for _ in range(repeat):
                 try:
                     message = timing.judge(question, FunctionProxy(session, question))
                     passed += 1
+                except UndecidedFailure as failure:
+                    undecided += 1
+                    message = str(failure)
                 except CheckFailure as failure:
                     message = str(failure)
                 found = RATIO.search(message)
                 if found:
                     ratios.append(float(found.group(1)))
         finally:
-            session.stop()
-        rows[name] = (passed, ratios, (time.monotonic() - t0) / repeat)
+            session.close()
+        rows[name] = (passed, ratios, undecided, (time.monotonic() - t0) / repeat)
     return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--busy-only", action="store_true", help="skip the idle condition")
+    parser.add_argument("--conditions", default="idle,busy,4x", help="idle, busy (a spinner per core), "
+                        "4x (four processes per core, half of them forking)")
+    parser.add_argument("--wall", action="store_true",
+                        help="time wall time, as on Gradescope (runners without a sandbox cgroup)")
     args = parser.parse_args(argv)
+    loads = {"idle": contextlib.nullcontext("idle"), "busy": all_cores_busy(), "4x": oversubscribed(4)}
     with tempfile.TemporaryDirectory() as tmp:
         tests_dir, config = unpack(str(ZIP), tmp)
-        worker.init(tests_dir, config, not sandbox.available(), multiprocessing.Value("i", 0))
-        print(f"q3 timing check, limit {FUSED_SLOWDOWN_LIMIT}x, {args.repeat} runs per function and condition "
-              f"({'sandboxed runner' if sandbox.available() else 'unsandboxed runner'})\n")
-        print(f"{'condition':10s} {'function':28s} {'passed':>8s} {'ratio min':>9s} {'median':>7s} {'max':>7s} {'s/check':>8s}")
-        for condition in ("busy",) if args.busy_only else ("idle", "busy"):
-            if condition == "busy":
-                with all_cores_busy() as n:
-                    rows = measure(args.repeat)
-                condition = f"{n} busy"
-            else:
+        unsafe = args.wall or not sandbox.available()
+        worker.init(tests_dir, config, unsafe, multiprocessing.Value("i", 0))
+        unit = "wall time" if unsafe else "processor time"
+        print(f"q3 timing check ({unit}), limit {FUSED_SLOWDOWN_LIMIT[unit]}x, {args.repeat} runs per function "
+              f"and condition ({'unsandboxed' if unsafe else 'sandboxed'} runner)\n")
+        print(f"{'condition':10s} {'function':28s} {'passed':>8s} {'ratio min':>9s} {'median':>7s} {'max':>7s} "
+              f"{'undecided':>9s} {'s/check':>8s}")
+        for name in args.conditions.split(","):
+            with loads[name] as condition:
                 rows = measure(args.repeat)
-            for name, (passed, ratios, seconds) in rows.items():
+            for function, (passed, ratios, undecided, seconds) in rows.items():
                 shown = (f"{min(ratios):9.2f} {statistics.median(ratios):7.2f} {max(ratios):7.2f}" if ratios
                          else f"{'-':>9s} {'-':>7s} {'-':>7s}")
-                print(f"{condition:10s} {name:28s} {passed:4d}/{args.repeat:<3d} {shown} {seconds:8.2f}", flush=True)
+                print(f"{condition:10s} {function:28s} {passed:4d}/{args.repeat:<3d} {shown} {undecided:9d} "
+                      f"{seconds:8.2f}", flush=True)
         worker.close()
 
 

@@ -14,6 +14,7 @@ Three ways to start one, all behind :class:`Runner`:
 import itertools
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -26,7 +27,7 @@ except ImportError:  # make gpu-check runs with torch alone; its local runners n
     psutil = None
 
 from .. import wire
-from ..config import MAX_LOG_BYTES
+from ..config import MAX_LOG_BYTES, RUNNER_MAX_PROCESSES
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -91,7 +92,11 @@ def signal_all(processes, sig) -> list:
     killed process cannot fork). ``processes`` is a callable listing them. Returns those seen."""
     seen = {}
     for _ in range(100):
-        fresh = [p for p in processes() if p.pid not in seen or sig == signal.SIGKILL]
+        try:
+            listed = processes()
+        except (psutil.Error, OSError):
+            listed = []
+        fresh = [p for p in listed if p.pid not in seen or sig == signal.SIGKILL]
         if not fresh:
             break
         for p in fresh:
@@ -114,28 +119,39 @@ class Runner:
     def processes(self) -> list:  # every process the submission may control
         raise NotImplementedError
 
+    def cpu_time(self):
+        """Seconds of processor time all its processes consumed so far, or None where the kernel
+        cannot account for all of them (the timing check then compares wall time)."""
+        return None
+
     def pause(self) -> None:
         """Stop every process of the runner, and wait (up to a second) until each is really
-        stopped: a process inside a long system call takes the signal only when it returns."""
+        stopped: a process inside a long system call takes the signal only when it returns.
+        Raises RunnerFailure when they could not all be stopped (the caller's check is undecided)."""
         self._paused = signal_all(self.processes, signal.SIGSTOP)
+        self._wait_stopped(self._paused)
+
+    def _wait_stopped(self, processes) -> None:
         deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
+        while True:
             running = []
-            for p in self._paused:
+            for p in processes:
                 try:
                     if p.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
                         running.append(p)
-                except psutil.NoSuchProcess:
+                except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                     pass
             if not running:
                 return
+            if time.monotonic() > deadline:
+                raise RunnerFailure(f"{len(running)} process(es) of the runner could not be stopped")
             time.sleep(0.002)
 
     def resume(self) -> None:
         for p in getattr(self, "_paused", []):
             try:
                 p.send_signal(signal.SIGCONT)
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
+            except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                 pass
         self._paused = []
 
@@ -178,11 +194,12 @@ class UserRunner(Runner):
         self.log_path = os.path.join(os.path.dirname(home), "runner-output.log")
         log = open(self.log_path, "ab")
         prefix = []
-        self.uid = None
+        self.uid = self.gid = None
+        self.left = 0
         if user:
             import pwd
             entry = pwd.getpwnam(user)
-            self.uid = entry.pw_uid
+            self.uid, self.gid = entry.pw_uid, entry.pw_gid
             prefix = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
                       "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
         cmd = [*prefix, sys.executable, "-s", "-m", "autograder.runner",
@@ -191,6 +208,8 @@ class UserRunner(Runner):
 
         def before_exec():
             limit(memory_mb) if memory_mb else limit()
+            if user:  # counted per user: a fork bomb stops at the cap
+                resource.setrlimit(resource.RLIMIT_NPROC, (RUNNER_MAX_PROCESSES * 4,) * 2)
             if core is not None:
                 os.sched_setaffinity(0, {core})
 
@@ -211,7 +230,34 @@ class UserRunner(Runner):
         except psutil.NoSuchProcess:
             return []
 
+    def signal_user(self, name: str) -> None:
+        """``kill(-1, SIG<name>)`` from a fresh process running as the runner's user: the kernel
+        signals every process of that user at once, none can fork away from it."""
+        subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
+                        "kill", "-s", name, "--", "-1"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=10)
+
+    def pause(self) -> None:
+        if self.uid is None:
+            return super().pause()
+        self.signal_user("STOP")
+        self._paused = self.processes()
+        self._wait_stopped(self._paused)
+
+    def resume(self) -> None:
+        if self.uid is None:
+            return super().resume()
+        self.signal_user("CONT")
+        self._paused = []
+
     def kill(self) -> None:
+        if self.uid is not None:
+            for _ in range(3):
+                self.signal_user("KILL")
+                if not self.processes():
+                    break
+                time.sleep(0.05)
+            self.left = len(self.processes())
         super().kill()
         try:
             self.proc.wait(timeout=5)
@@ -246,6 +292,14 @@ class ReferenceRunner(Runner):
     def processes(self) -> list:
         return []
 
+    def cpu_time(self):
+        """Its processor time (it is one process that starts none): ``/proc/<pid>/schedstat``."""
+        try:
+            with open(f"/proc/{self.pid}/schedstat") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+
     def kill(self) -> None:
         self.channel.close()
         try:
@@ -263,9 +317,11 @@ class Sandbox:
     tmpfs. It has its own user (65534, no capabilities), pid, network, IPC and UTS namespaces.
     """
 
-    def __init__(self, bwrap_cmd: list, scratch: str, core: int = None, preexec_fn=None,
+    def __init__(self, bwrap_cmd: list, scratch: str, core: int = None, cgroup=None,
                  scratch_inside: str = "/scratch"):
-        self.scratch, self.core = scratch, core
+        self.scratch, self.core, self.cgroup = scratch, core, cgroup
+        self.tainted = False  # a runner's process outlived its kill: never reuse this sandbox
+        preexec_fn = cgroup.join if cgroup else None
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.control = parent
         cmd = [*bwrap_cmd, sys.executable, "-s", "-m", "autograder.runner", "--zygote",
@@ -289,7 +345,7 @@ class Sandbox:
             with open(self.log.name, "rb") as f:
                 tail = f.read()[-2000:].decode(errors="replace")
             raise RunnerFailure(f"the grading sandbox did not start:\n{tail}")
-        self.infrastructure = {p.pid for p in self.tree()}
+        self.infrastructure = {self.proc.pid, *(p.pid for p in self.tree())}
 
     def tree(self) -> list:
         try:
@@ -306,7 +362,9 @@ class Sandbox:
                     alive.add(p.pid)
             except psutil.NoSuchProcess:
                 pass
-        return self.proc.poll() is None and self.infrastructure <= alive
+        others = [p for p in self.tree() if p.pid not in self.infrastructure]
+        return (self.proc.poll() is None and not self.tainted and not others
+                and self.infrastructure - {self.proc.pid} <= alive)
 
     def start_runner(self, memory_mb: int) -> "SandboxRunner":
         return SandboxRunner(self, memory_mb)
@@ -340,8 +398,38 @@ class SandboxRunner(Runner):
     def processes(self) -> list:
         return [p for p in self.sandbox.tree() if p.pid not in self.sandbox.infrastructure]
 
+    def cpu_time(self):
+        """The sandbox cgroup's processor time: every process the submission ever started, exited
+        ones included (the zygote idles meanwhile)."""
+        if self.sandbox.cgroup is None:
+            return None
+        try:
+            return self.sandbox.cgroup.cpu_ns() / 1e9
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def pause(self) -> None:
+        """Freeze the whole sandbox at once (cgroup freezer): nothing in it can fork away."""
+        if self.sandbox.cgroup is None:
+            return super().pause()
+        if not self.sandbox.cgroup.freeze():
+            self.sandbox.cgroup.thaw()
+            raise RunnerFailure("the sandbox could not be frozen")
+
+    def resume(self) -> None:
+        if self.sandbox.cgroup is None:
+            return super().resume()
+        self.sandbox.cgroup.thaw()
+
     def kill(self) -> None:
-        super().kill()
+        if self.sandbox.cgroup is not None:
+            if self.sandbox.cgroup.kill(keep=self.sandbox.infrastructure):
+                self.sandbox.tainted = True
+            self.channel.close()
+        else:
+            super().kill()
+        if self.processes():
+            self.sandbox.tainted = True
         try:
             os.remove(self.log_path)
         except OSError:

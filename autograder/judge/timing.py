@@ -17,7 +17,16 @@ import time
 import torch
 
 from .. import wire
-from ..config import CHECK_TIME_LIMIT_S, FUSED_SLOWDOWN_LIMIT, REFERENCE_BLOCK_LIMIT_S, TIMING_CALLS, TIMING_ROUNDS
+from ..config import (
+    CHECK_TIME_LIMIT_S,
+    FUSED_SLOWDOWN_LIMIT,
+    MAX_STARVED_ROUNDS,
+    REFERENCE_BLOCK_LIMIT_S,
+    STARVED_FACTOR,
+    STARVED_SHARE,
+    TIMING_CALLS,
+    TIMING_ROUNDS,
+)
 from . import replies
 from .inputs import fresh_rng, step_inputs, timing_sizes
 from .questions import CheckFailure, UndecidedFailure
@@ -29,26 +38,31 @@ def _median(values):
     return values[len(values) // 2]
 
 
-def _quartile(values):
-    """The lower quartile of a block's call times: a call the scheduler interrupted only ever
-    gets slower, so the low end is what the function itself costs."""
+def _upper_quartile(values):
+    """The upper quartile of a round's paired ratios (student / reference, call by call on the
+    same shapes): a function slow on a quarter of the calls or more is slow."""
     values = sorted(values)
-    return values[len(values) // 4]
+    return values[(3 * len(values)) // 4]
 
 
-def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
-    """Seconds of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs; raises
-    ``wire.WireError`` (timeout, broken protocol) or CheckFailure (a wrong timed result)."""
+def _block(graded, proxy, runner, shapes, rng, deadline, verify, cpu: bool) -> tuple:
+    """``(costs, wall seconds)`` of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs: a
+    call's cost is the processor time the runner's processes consumed during it (``cpu``), or its
+    wall time. Raises ``wire.WireError`` (timeout, broken protocol) or CheckFailure (a wrong result)."""
     from .checks import call_error, expect_results, remember
-    seconds = []
-    for _ in range(TIMING_CALLS):
+    seconds, walls = [], []
+    for sizes in shapes:
         args = step_inputs(rng, sizes["n"], sizes["d"], sizes["h"], torch.float32)
         header, blobs = proxy.encode(args, "cuda" if proxy.session.cuda else "cpu", check_inputs=False,
                                      forbid_sync=False)  # the same request as any other call
         left = deadline - time.monotonic()
         if left <= 0:
             raise wire.WireTimeout("the timed calls ran out of time")
+        before = runner.cpu_time() if cpu else None
         reply, reply_blobs, took = runner.channel.timed_request(header, blobs, left)
+        after = runner.cpu_time() if cpu else None
+        if cpu and (before is None or after is None):
+            raise UndecidedFailure("the grader lost the processor-time accounting of a runner")
         if verify:
             decoded = replies.call_reply(reply, reply_blobs)
             if not decoded.ok:
@@ -58,16 +72,26 @@ def _block(graded, proxy, runner, sizes, rng, deadline, verify) -> list:
             except CheckFailure as failure:
                 raise CheckFailure(f"at a timed size: {failure}") from None
             remember(proxy, graded, sizes, decoded, "timed")
-        seconds.append(took)
-    return seconds
+        seconds.append(after - before if cpu else took)
+        walls.append(took)
+    return seconds, sum(walls)
 
 
-def _student_block(graded, proxy, sizes, rng, deadline) -> list:
+def _student_block(graded, proxy, shapes, rng, deadline, cpu) -> tuple:
     """The student's calls, within the group's deadline; any failure retires the runner."""
     session = proxy.session
+    runner = session.ensure()
+    started, used = time.monotonic(), runner.cpu_time() if cpu else None
     try:
-        return _block(graded, proxy, session.ensure(), sizes, rng, deadline, verify=True)
+        return _block(graded, proxy, runner, shapes, rng, deadline, verify=True, cpu=cpu)
     except wire.WireTimeout:
+        if cpu:  # out of time: the function's own slowness, or a machine too busy to run it?
+            ran = (runner.cpu_time() or used) - used
+            if ran < STARVED_SHARE * (time.monotonic() - started):
+                session.stop()
+                raise UndecidedFailure(f"the machine was too busy to time {graded.function} (it ran {ran:.2f} s "
+                                       "of processor time in its block); the timing check is undecided: it pays "
+                                       "nothing now and is graded again") from None
         session.stop()
         raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed") from None
     except (wire.WireError, OSError) as error:
@@ -75,54 +99,85 @@ def _student_block(graded, proxy, sizes, rng, deadline) -> list:
         raise RunnerFailure(f"the runner failed while being timed: {error}") from None
 
 
-def _reference_block(graded, proxy, sizes, rng) -> list:
+def _reference_block(graded, proxy, shapes, rng, cpu) -> tuple:
     """The reference's calls, with the student's runner stopped, within the reference's own
     deadline (the student's slowness can never expire it mid-conversation). Any failure retires
-    the reference runner and leaves the check undecided: the grader's problem, never the student's."""
+    the reference runner and leaves the check undecided: the grader's problem, never the student's.
+    The student's side is frozen first (atomically where the kernel allows: a cgroup freezer in
+    batch, ``kill(-1)`` as the runner's user on Gradescope), so nothing of it runs meanwhile."""
     session = proxy.session
     student = session.ensure()
     try:
         student.pause()
-        return _block(graded, proxy, session.reference(), sizes, rng,
-                      time.monotonic() + REFERENCE_BLOCK_LIMIT_S, verify=False)
+        return _block(graded, proxy, session.reference(), shapes, rng,
+                      time.monotonic() + REFERENCE_BLOCK_LIMIT_S, verify=False, cpu=cpu)
     except Exception as error:  # noqa: BLE001 - whatever it is, the yardstick failed
         session.drop_reference()
-        raise UndecidedFailure(f"the grader's reference failed while being timed ({type(error).__name__}); "
+        raise UndecidedFailure(f"the grader's reference failed while being timed ({type(error).__name__}: {str(error)[:120]}); "
                                "the timing check is undecided: it pays nothing now and is graded again") from None
     finally:
         student.resume()
 
 
-def measure(graded, proxy) -> list:
-    """Per-round ratios student / reference, stopping once the median's side is decided."""
+def _starved(costs, wall) -> bool:
+    """A block that mostly waited for a processor: its processor times say little; redraw."""
+    return wall > STARVED_FACTOR * sum(costs) + 0.005
+
+
+def measure(graded, proxy) -> tuple:
+    """``(ratios, unit)``: per-round ratios student / reference, stopping once the median's side is
+    decided. On the CPU, where the kernel accounts for every process of both sides, a call costs
+    the processor time its side consumed; otherwise (CUDA, no cgroups) its wall time."""
     rng = fresh_rng()
+    session = proxy.session
     deadline = time.monotonic() + CHECK_TIME_LIMIT_S
-    ratios, needed = [], TIMING_ROUNDS // 2 + 1
-    for r in range(TIMING_ROUNDS):
-        sizes = timing_sizes(rng)
-        times = {}
+    cpu = (not session.cuda and session.ensure().cpu_time() is not None
+           and session.reference().cpu_time() is not None)
+    ratios, needed, discarded = [], TIMING_ROUNDS // 2 + 1, 0
+    unit = "processor time" if cpu else "wall time"
+    limit = FUSED_SLOWDOWN_LIMIT[unit]
+    for r in range(TIMING_ROUNDS + MAX_STARVED_ROUNDS):
+        shapes = timed_shapes(rng)
+        costs = {}
         for who in (("student", "reference") if r % 2 == 0 else ("reference", "student")):
             if who == "student":
-                times[who] = _student_block(graded, proxy, sizes, rng, deadline)
+                costs[who] = _student_block(graded, proxy, shapes, rng, deadline, cpu)
             else:
-                times[who] = _reference_block(graded, proxy, sizes, rng)
-        ratios.append(_quartile(times["student"]) / max(_quartile(times["reference"]), 1e-9))
-        above = sum(x > FUSED_SLOWDOWN_LIMIT for x in ratios)
+                costs[who] = _reference_block(graded, proxy, shapes, rng, cpu)
+        if cpu and any(_starved(*costs[who]) for who in costs):
+            discarded += 1
+            continue
+        paired = [s / max(ref, 1e-9) for s, ref in zip(costs["student"][0], costs["reference"][0], strict=True)]
+        ratios.append(_upper_quartile(paired))
+        above = sum(x > limit for x in ratios)
         if above >= needed or len(ratios) - above >= needed:
-            break
-    return ratios
+            return ratios, unit
+    if len(ratios) < needed:
+        raise UndecidedFailure(f"the machine was too busy to time {graded.function} ({discarded} starved rounds); "
+                               "the timing check is undecided: it pays nothing now and is graded again")
+    return ratios, unit
+
+
+def timed_shapes(rng) -> list:
+    """The shapes of one block's calls, drawn in the band, the same for both sides: each call
+    keeps the previous call's shape or draws a new one, at random, so that neither a run of equal
+    shapes nor a change of shape tells a timed call from any other."""
+    shapes = [timing_sizes(rng)]
+    while len(shapes) < TIMING_CALLS:
+        shapes.append(dict(shapes[-1]) if rng.random() < 0.5 else timing_sizes(rng))
+    return shapes
 
 
 def judge(graded, proxy) -> str:
     """Pass or raise with the measured median ratio."""
     try:
-        ratios = measure(graded, proxy)
+        ratios, unit = measure(graded, proxy)
     except RunnerFailure as failure:
         raise CheckFailure(f"{graded.function} failed while being timed: {failure}") from None
-    median = _median(ratios)
-    verdict = (f"{median:.2f}x the reference fused step (median of {len(ratios)} rounds of {TIMING_CALLS} calls, "
-               f"limit {FUSED_SLOWDOWN_LIMIT}x)")
-    if sum(x > FUSED_SLOWDOWN_LIMIT for x in ratios) > len(ratios) // 2:
+    median, limit = _median(ratios), FUSED_SLOWDOWN_LIMIT[unit]
+    verdict = (f"{median:.2f}x the reference fused step ({unit}, median of {len(ratios)} rounds of "
+               f"{TIMING_CALLS} calls, limit {limit}x)")
+    if sum(x > limit for x in ratios) > len(ratios) // 2:
         raise CheckFailure(
             f"{graded.function} took {verdict}. Likely cause: a Python loop over rows, a host round trip "
             "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.")

@@ -84,7 +84,7 @@ def call(func, request: dict, blobs: list) -> tuple:
         torch.cuda.set_sync_debug_mode("error")
     from .trace import OpTrace
     try:
-        with OpTrace() as tracer:  # every call, so that no call looks different from a traced one
+        with OpTrace(request["device"], args) as tracer:  # every call: no call looks different from a traced one
             out = func(*args)
         if request["device"] == "cuda":
             torch.cuda.synchronize()

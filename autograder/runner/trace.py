@@ -1,11 +1,20 @@
-"""Operator traces: which aten operators a student function ran, with their shapes.
+"""Operator traces: which aten operators a student function ran, with their shapes, and whether
+its results were computed by torch from its inputs.
 
 ``TorchDispatchMode`` sees every operator after Python-level dispatch, so ``@``, ``matmul``,
 ``mm``, ``addmm``, ``einsum`` and ``F.linear`` all show up as the same few matrix-product
 operators; the contraction size K tells the fused product (K = d + h) from the separate ones.
 Every call the judge makes is traced (the reference's timed calls too), so a function cannot
-tell a traced call from any other. The runner only records; the judge reads the record
-(:mod:`autograder.judge.fused`).
+tell a traced call from any other. Only operators on the call's own device are recorded (a
+product on ``meta`` tensors during a CPU call computes nothing).
+
+*Derived* data: the call's inputs are derived; an operator's outputs are derived when all the
+tensors it reads are (constants such as ``zeros`` and small Python scalars are too). Memory from
+``empty`` and data from outside torch (``torch.from_numpy``, ``torch.tensor(array)``) are not,
+and writing into memory keeps track of what was written. A result that is not derived was
+computed outside the trace: in numpy, in another thread (dispatch modes are per thread), or in
+another process. The runner only records; the judge reads the record
+(:mod:`autograder.judge.fused`, :mod:`autograder.judge.checks`).
 """
 
 import torch
@@ -18,35 +27,65 @@ MATMUL_OPS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "mv": 0, "addmv": 1, 
 #: operators recorded at most; a longer trace says so
 MAX_OPS = 1000
 
-
-#: operators that wrap data made outside torch (``torch.tensor(array)``): not a computation
+#: operators that hand out memory without computing anything in it
+ALLOCATIONS = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "resize_", "set_"}
+#: operators that wrap data made outside torch; derived only for a single number (a constant)
 LIFTS = {"lift", "lift_fresh", "lift_fresh_copy"}
+#: in-place operators whose first argument's old contents are not read
+OVERWRITES = {"copy_", "fill_", "zero_", "normal_", "uniform_", "random_"}
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _tensors(v)
+
+
+def _key(t):
+    return t.untyped_storage().data_ptr() if t.device.type != "meta" else None
 
 
 class OpTrace(TorchDispatchMode):
-    """Records ``[op name, output shape or None, contraction size or None]`` per operator, and
-    the storages its operators produced (to tell a result torch computed from one made outside)."""
+    """Records ``[op name, output shape or None, contraction size or None]`` per operator on
+    ``device``, and which storages hold derived data."""
 
-    def __init__(self):
+    def __init__(self, device: str = "cpu", inputs=()):
         super().__init__()
-        self.ops, self.count, self.produced = [], 0, set()
+        self.device = device
+        self.ops, self.count = [], 0
+        self.derived = {_key(t) for t in inputs} - {None}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        self.count += 1
+        kwargs = kwargs or {}
         name = func.overloadpacket.__name__
-        if name not in LIFTS:
-            for t in (out if isinstance(out, (tuple, list)) else (out,)):
-                if isinstance(t, torch.Tensor) and t.device.type != "meta":
-                    self.produced.add(t.untyped_storage().data_ptr())
-        if len(self.ops) < MAX_OPS:
-            k = int(args[MATMUL_OPS[name]].shape[-1]) if name in MATMUL_OPS else None
-            shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
-            self.ops.append([name, shape, k])
+        out = func(*args, **kwargs)
+        read = [t for t in _tensors(list(args[1:] if name in OVERWRITES else args)
+                                    + [v for k, v in kwargs.items() if k != "out"])]
+        if name in ALLOCATIONS:
+            derived = False
+        elif name in LIFTS:
+            derived = all(t.numel() <= 1 for t in _tensors(out))
+        else:
+            derived = all(_key(t) is None or _key(t) in self.derived for t in read)
+        written = list(_tensors(out)) + list(_tensors(kwargs.get("out")))
+        if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
+            written.append(args[0])
+        for t in written:
+            key = _key(t)
+            if key is not None:
+                (self.derived.add if derived else self.derived.discard)(key)
+        on_device = any(t.device.type == self.device for t in _tensors(out)) or not list(_tensors(out))
+        if on_device:
+            self.count += 1
+            if len(self.ops) < MAX_OPS:
+                k = int(args[MATMUL_OPS[name]].shape[-1]) if name in MATMUL_OPS else None
+                shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
+                self.ops.append([name, shape, k])
         return out
 
     def outside(self, results) -> list:
-        """Indexes of the returned tensors whose data no traced operator produced (a numpy round
-        trip, a tensor built from Python numbers): the computation happened outside torch."""
+        """Indexes of the returned tensors whose data is not derived: computed outside the trace."""
         return [i for i, t in enumerate(results) if type(t) is torch.Tensor and t.device.type != "meta"
-                and t.numel() and t.untyped_storage().data_ptr() not in self.produced]
+                and t.numel() and _key(t) not in self.derived]
