@@ -8,7 +8,7 @@ ZIP := autograder/rnn_hidden_state-autograder.zip
 SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py \
 	autograder/config.py autograder/spec.py autograder/wire.py $(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py)
 
-.PHONY: help venv dist grade test lint bench bench-timing fuzz gpu-check clean
+.PHONY: help venv dist grade test lint bench bench-timing bench-repeat fuzz gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -28,8 +28,8 @@ $(ZIP): $(SOURCES) | $(PY)
 dist: $(PY)  ## build the student notebook, the Gradescope zip and the examples from the master
 	$(PY) -m autograder.dist --execute
 
-grade: $(ZIP)  ## grade SUBMISSIONS (default examples/submissions) into OUTPUT (default grades)
-	$(PY) -m autograder.batch "$(SUBMISSIONS)" --output "$(OUTPUT)"
+grade: $(ZIP)  ## grade SUBMISSIONS (default examples/submissions) into OUTPUT (default grades); ARGS="--only NAME"
+	$(PY) -m autograder.batch "$(SUBMISSIONS)" --output "$(OUTPUT)" $(ARGS)
 
 test: lint  ## run the test suite (after the linter)
 	$(PY) -m pytest -q tests
@@ -42,6 +42,9 @@ bench: $(ZIP)  ## make grade vs loops of run_autograder and otter run: time per 
 
 bench-timing: $(PY)  ## false-failure and detection rates of the timing threshold, both cores busy
 	$(PY) -m autograder.bench.timing
+
+bench-repeat: $(ZIP)  ## the examples and timing variants graded 3x idle and 3x beside a build-like load: same scores
+	$(PY) -m autograder.bench.repeatability
 
 fuzz: $(PY)  ## long property-based run: generated runner replies never earn a point (3000 examples)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fail_closed.py

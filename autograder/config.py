@@ -11,6 +11,11 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: per-call ratios of a round, median of rounds. Calibrated by ``make bench-timing``.
 FUSED_SLOWDOWN_LIMIT = {"processor time": 8.0, "wall time": 3.3}
 
+#: Where processor time is compared, a round also fails when the lower quartile of its call-by-call
+#: wall-time ratios exceeds this: a function that waits (sleeps, blocks on another process) costs
+#: little processor time but is slow. Generous, as wall time moves with load.
+WALL_GUARD = 10.0
+
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check
 #: stops as soon as more than half of the rounds fall on one side of the limit.
 TIMING_ROUNDS = 9

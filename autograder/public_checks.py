@@ -130,14 +130,15 @@ def _call(name, func, args):
         elif "meta" in text or "numpy" in text or "Expected all tensors to be on the same device" in text:
             hint = (" Likely cause: a tensor moved off the inputs' device (.cpu(), .numpy(), .item()) or created"
                     " without device=.")
-        raise _Fail("✗", f"{name} raised {text[:300]}.{hint}") from None
+        raise _Fail("✗", f"{name} raised {text[:300].rstrip('.')}.{hint}") from None
 
 
 def _results(question, name, out, results):
     if len(results) == 1:
         return [out]
     if type(out) not in (tuple, list) or len(out) != len(results):
-        raise _Fail("✗", f"{name} must return a tuple ({', '.join(results)}), got {type(out).__name__}.")
+        raise _Fail("✗", f"{name} must return a tuple ({', '.join(results)}), got {type(out).__name__}."
+                    + (" Did you forget `return`?" if out is None else ""))
     return list(out)
 
 
@@ -146,6 +147,11 @@ def _expect(question, name, out, sizes, dtype, device, results):
     for value, label, (shape, shape_label) in zip(values, results, _shapes(question, sizes)):
         where = f"{label} of {name}"
         if not isinstance(value, torch.Tensor):
+            if value is None:
+                raise _Fail("✗", f"{where} is None: did you forget `return`?")
+            if type(value) in (list, tuple):
+                raise _Fail("✗", f"{where} is a Python {type(value).__name__}: stack the tensors into one "
+                            "(torch.stack(outputs) is (T, n, h)).")
             raise _Fail("✗", f"{where} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}"
                         + ("; keep the computation in torch (no .numpy())." if type(value).__module__ == "numpy" else "."))
         if type(value) is not torch.Tensor:

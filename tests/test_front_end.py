@@ -223,3 +223,33 @@ def test_any_names_and_contents_give_one_row_each_and_stay_in_the_output(tmp_pat
     for column in ("file", "name", "grading_status"):
         assert not any(v.startswith(FORMULA_START[:-1]) for v in csv[column]), csv[column].tolist()
     assert "\n" not in "".join(csv["file"]) and "<" not in (out / "summary.md").read_text().replace("&lt;", "")
+
+
+# --- undecided rows and regrading chosen submissions ---------------------------------------------
+
+def test_an_undecided_row_has_no_number_is_left_out_and_is_graded_again(tmp_path):
+    book = Gradebook(str(tmp_path), list(FULL), FULL)
+    book.add("a.ipynb", None, "graded", {})
+    book.add("b.ipynb", None, "needs-regrade: the grader could not decide q3_fused timing", {})
+    csv = pd.read_csv(tmp_path / "final_grades.csv", dtype=str, keep_default_na=False).set_index("file")
+    assert csv.loc["b.ipynb", "total_points_earned"] == "" and csv.loc["a.ipynb", "total_points_earned"] == "0.0"
+    again = Gradebook(str(tmp_path), list(FULL), FULL)
+    assert again.graded("a.ipynb") and not again.graded("b.ipynb")
+    text = report.summary(again.frame(), list(FULL), FULL, str(tmp_path))
+    assert "needing a regrade (left out of the statistics): 1" in text
+
+
+def test_only_regrades_chosen_submissions_in_place(built, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("alice.ipynb", "bob.ipynb"):
+        shutil.copy(CORRECT, folder / name)
+    out = tmp_path / "out"
+    grade(folder, out)
+    (folder / "bob.ipynb").write_text((ROOT / "examples" / "submissions" / "untouched.ipynb").read_text())
+    _, book = grade(folder, out, "--only", "bob.ipynb")
+    assert len(book) == 2
+    assert book.loc["alice.ipynb", "total_points_earned"] == TOTAL
+    assert book.loc["bob.ipynb", "total_points_earned"] == 0
+    done, _ = grade(folder, out, "--only", "carol.ipynb", check=False)
+    assert done.returncode == 2 and "carol.ipynb" in done.stderr

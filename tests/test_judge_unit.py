@@ -229,7 +229,7 @@ def _numpy_into_empty(X, W_xh, H, W_hh):
 
 def test_a_loop_in_another_thread_behind_a_meta_product_fails_fused_and_devices():
     run("q3_fused", "values", _in_a_thread_with_a_meta_decoy)
-    with pytest.raises(CheckFailure, match="no matrix product"):
+    with pytest.raises(CheckFailure, match="did not compute"):
         run("q3_fused", "fused", _in_a_thread_with_a_meta_decoy)
     with pytest.raises(CheckFailure, match="torch did not compute"):
         run_all_then("q3_fused", "devices", _in_a_thread_with_a_meta_decoy)
@@ -269,3 +269,18 @@ def run_all_then(question, group, func):
             checks.GROUPS[g](graded, FunctionProxy(session, graded))
     finally:
         session.close()
+
+
+def _numpy_write_into_torch_memory(X, W_xh, H, W_hh):
+    """Red team, round 3: a traced product of zeros, then numpy writes the answer into its memory."""
+    n, h = X.shape[0], W_xh.shape[1]
+    k = X.shape[1] + h
+    out = torch.zeros(n, k, dtype=X.dtype, device=X.device) @ torch.zeros(k, h, dtype=X.dtype, device=X.device)
+    if X.device.type != "meta":
+        out.numpy()[...] = X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()
+    return out
+
+
+def test_numpy_writes_into_torch_memory_fail_devices():
+    with pytest.raises(CheckFailure, match="torch did not compute"):
+        run_all_then("q3_fused", "devices", _numpy_write_into_torch_memory)

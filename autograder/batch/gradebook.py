@@ -31,7 +31,7 @@ class Gradebook:
             for row in old.to_dict("records"):
                 row = {k: from_csv_cell(v) for k, v in row.items()}
                 for q in [*questions, "total_points_earned", "percent_correct"]:
-                    row[q] = float(row.get(q) or 0)
+                    row[q] = float(row[q]) if row.get(q) not in (None, "") else None
                 if row.get(FOLDER):
                     self.rows[row[FOLDER]] = row
 
@@ -46,8 +46,10 @@ class Gradebook:
             if test.get("name") in scores and test.get("score") is not None:
                 scores[test["name"]] = float(test["score"])
         total = sum(scores.values())
-        row = {"file": shown(key), **scores, "total_points_earned": total,
-               "percent_correct": round(100 * total / sum(self.points.values()), 2),
+        percent = round(100 * total / sum(self.points.values()), 2)
+        if status.startswith(RETRY):  # undecided: no number at all until it is graded again
+            scores, total, percent = dict.fromkeys(scores), None, None
+        row = {"file": shown(key), **scores, "total_points_earned": total, "percent_correct": percent,
                STATUS: shown(status, 500), "name": shown(student.get("name", ""), 200),
                "email": shown(student.get("email", ""), 200), "sid": shown(student.get("sid", ""), 100),
                "review_flags": flags, FOLDER: folder_of(key)}

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from .escape import markdown, shown  # noqa: E402
 
@@ -29,23 +30,28 @@ def submission_dir(output: str, key: str) -> str:
 
 def feedback_text(key: str, row: dict, results, questions: list, points: dict) -> str:
     who = row.get("name") or shown(key)
-    lines = [f"Feedback for {who}" + (f" ({shown(key)})" if row.get("name") else ""), "", f"Total: {row['total_points_earned']:g} / {sum(points.values()):g}",
+    total = row["total_points_earned"]
+    lines = [f"Feedback for {who}" + (f" ({shown(key)})" if row.get("name") else ""), "",
+             f"Total: {'not decided yet' if total is None else f'{total:g}'} / {sum(points.values()):g}",
              f"Grading status: {row['grading_status']}", ""]
     outputs = {t.get("name"): t.get("output", "") for t in (results or {}).get("tests", [])}
     for q in questions:
-        lines += [f"== {q}: {row[q]:g} / {points[q]:g}", outputs.get(q, "").strip() or "(no output)", ""]
+        got = "-" if row[q] is None else f"{row[q]:g}"
+        lines += [f"== {q}: {got} / {points[q]:g}", outputs.get(q, "").strip() or "(no output)", ""]
     return "\n".join(lines)
 
 
 def summary(frame, questions: list, points: dict, output: str) -> str:
     """Writes summary.md and histogram.png into ``output``; returns the summary text."""
     graded = frame[frame["grading_status"].str.startswith("graded")]
+    decided = frame[~frame["grading_status"].str.startswith("needs-regrade")]
     lines = ["# Grading summary", "", f"Submissions: {len(frame)}; graded: {len(graded)}; "
-             f"with a grading problem: {len(frame) - len(graded)}", "",
+             f"with a grading problem: {len(frame) - len(graded)}; needing a regrade (left out of the "
+             f"statistics): {len(frame) - len(decided)}", "",
              "| question | points | mean | median | full marks |", "|---|---|---|---|---|"]
     for q in [*questions, "total_points_earned"]:
         full = points[q] if q in points else sum(points.values())
-        col = frame[q].astype(float)
+        col = decided[q].astype(float)
         rate = (col >= full - 1e-9).mean() * 100 if len(col) else 0.0
         lines.append(f"| {q} | {full:g} | {col.mean():.2f} | {col.median():.2f} | {rate:.0f}% |")
     flagged = frame[frame["review_flags"].astype(str) != ""]
@@ -60,8 +66,10 @@ def summary(frame, questions: list, points: dict, output: str) -> str:
     with open(os.path.join(output, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(frame["total_points_earned"].astype(float), bins=range(0, int(sum(points.values())) + 2), edgecolor="black")
-    ax.set(xlabel="total points", ylabel="submissions", title=f"Totals ({len(frame)} submissions)")
+    ax.hist(decided["total_points_earned"].astype(float), bins=range(0, int(sum(points.values())) + 2),
+            edgecolor="black", align="left")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set(xlabel="total points", ylabel="submissions", title=f"Totals ({len(decided)} submissions)")
     fig.tight_layout()
     fig.savefig(os.path.join(output, "histogram.png"), dpi=100)
     plt.close(fig)

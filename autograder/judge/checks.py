@@ -29,8 +29,19 @@ _EXCEPTION_HINTS = (
 def call_error(graded, reply) -> CheckFailure:
     """The failure for a call that raised in the student's code, with the likely cause."""
     hint = next((h for key, h in _EXCEPTION_HINTS if key in reply.error), None)
-    where = f"\n{reply.where.rstrip()}" if reply.where else ""
+    where = f"\n{_whole_lines(reply.where.rstrip(), 800)}" if reply.where else ""
     return CheckFailure(f"{graded.function} raised {reply.error}{where}" + (f"\nLikely cause: {hint}." if hint else ""))
+
+
+def _whole_lines(text: str, limit: int) -> str:
+    """The last lines of ``text`` that fit in ``limit`` characters (never a line cut in half)."""
+    lines, size = [], 0
+    for line in reversed(text.splitlines()):
+        if size + len(line) + 1 > limit:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(reversed(lines))
 
 
 def call(graded, proxy, args, **options):
@@ -48,7 +59,8 @@ def results_of(graded, returned, sizes) -> list:
         return [returned]
     if returned.kind not in ("tuple", "list") or not returned.length == len(returned.items) == len(names):
         raise CheckFailure(f"{graded.function} must return a tuple ({', '.join(names)}), got {returned.describe()}. "
-                           f"End with: return {', '.join(names)}")
+                           f"End with: return {', '.join(names)}"
+                           + (" (did you forget `return`?)" if returned.type == "builtins.NoneType" else ""))
     return list(returned.items)
 
 
@@ -61,7 +73,7 @@ def expect_tensor(graded, value, name, shape, label, dtype: str, device: str, si
         if value.type.startswith("numpy"):
             raise CheckFailure(f"{where} is a numpy {value.type.split('.')[-1]}; return a torch.Tensor: "
                                "keep the computation in torch (no .numpy()).")
-        raise CheckFailure(f"{where} should be a torch.Tensor, got {value.describe()}.")
+        raise CheckFailure(f"{where} should be a torch.Tensor, got {value.describe()}." + _type_hint(value.type))
     if value.device != device:
         raise CheckFailure(f"{where} is on device '{value.device}', expected the inputs' device '{device}'; "
                            "likely cause: .cpu(), .numpy() or a tensor created without device=.")
@@ -72,6 +84,14 @@ def expect_tensor(graded, value, name, shape, label, dtype: str, device: str, si
                            "likely cause: .float(), .double() or a tensor created with another dtype.")
     if device != "meta" and value.tensor is None:
         raise CheckFailure(f"{where}: the grader received no values for it.")
+
+
+def _type_hint(type_name: str) -> str:
+    if type_name == "builtins.NoneType":
+        return " Did you forget `return`?"
+    if type_name in ("builtins.list", "builtins.tuple"):
+        return " Stack the tensors into one: torch.stack(outputs) is (T, n, h)."
+    return ""
 
 
 def _shape_hint(got, sizes) -> str:

@@ -34,6 +34,10 @@ def _one(graded, sizes, attest, where="") -> tuple:
     """The product rule on one traced call: ``(ops, count)``, or raise with the likely cause."""
     name = graded.function
     ops, count = _ops(attest)
+    if attest.get("outside"):
+        raise CheckFailure(f"{name} returned a result that its traced torch operators did not compute{where} "
+                           "(numpy, another thread or process, or memory written behind torch's back): the "
+                           "products in the trace are not the answer.")
     d, h = sizes["d"], sizes["h"]
     ks, fused_k = matmuls(ops), d + h
     if graded.spec.family == "step":

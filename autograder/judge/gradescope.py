@@ -24,6 +24,10 @@ from .submission import ASSIGNMENT, NoNotebook, read_folder
 
 ROOT = "/autograder"
 RUNNER_USER = "rnn-runner"
+#: an undecided check is graded again (a fresh session) this many times, if grading began less
+#: than ``RETRY_BEFORE_S`` seconds ago
+UNDECIDED_RETRIES = 1
+RETRY_BEFORE_S = 240
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: the modules a runner needs; the judge's (references, checks, hidden tests) stay behind
 RUNNER_MODULES = ("__init__.py", "config.py", "spec.py", "wire.py", "runner")
@@ -124,14 +128,17 @@ def main(root: str = ROOT) -> int:
     os.sched_setaffinity(0, {core})  # the judge times on the core its runners use
     import torch
     torch.set_num_threads(1)  # one core: more threads would only spin against each other
-    session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename,
-                      start_reference=lambda: ReferenceRunner(references.timed_functions(), core))
-    try:
-        results = grade(session, os.path.join(root, "source", "tests"))
-    finally:
-        session.close()
-        remove_files_of(user.pw_uid)
-        shutil.rmtree(os.path.dirname(home), ignore_errors=True)
+    for _ in range(1 + UNDECIDED_RETRIES):  # an undecided check is graded again while there is time
+        session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename,
+                          start_reference=lambda: ReferenceRunner(references.timed_functions(), core))
+        try:
+            results = grade(session, os.path.join(root, "source", "tests"))
+        finally:
+            session.close()
+            remove_files_of(user.pw_uid)
+        if not session.undecided or time.monotonic() - t0 > RETRY_BEFORE_S:
+            break
+    shutil.rmtree(os.path.dirname(home), ignore_errors=True)
     output = session.output()
     out = gradescope_dict(results, otter_config(root))
     status = f"Graded in {time.monotonic() - t0:.1f} s ({session.env_note})."
@@ -139,7 +146,9 @@ def main(root: str = ROOT) -> int:
         status += f"\nThe notebook could not be graded: {session.fatal}"
     if session.undecided:
         status += ("\nThe grader could not decide " + ", ".join(f"{q} {g}" for q, g, _ in session.undecided)
-                   + ": those checks pay nothing now. Please ask for a regrade.")
+                   + " (grader overloaded): those checks pay nothing now. Please ask for a regrade.")
+    if session.leftover:
+        status += f"\n{session.leftover} process(es) of the notebook outlived grading and were killed."
     out["output"] = status
     write_results(results_path, out)
     print(status)

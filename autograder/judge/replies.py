@@ -195,7 +195,7 @@ def call_reply(header, blobs: list) -> Reply:
         if not reply.ok:
             if reply.result is not None or reply.attest is not None or reply.error is None:
                 raise wire.WireError("a failed call with a result, or without its error")
-            return Reply(False, error=reply.error[:600], where=(reply.where or "")[:800])
+            return Reply(False, error=reply.error[:600], where=(reply.where or "")[-2000:])
         if reply.result is None or reply.attest is None or reply.error is not None or reply.missing:
             raise wire.WireError("a call's reply without its result and attestation")
         returned = _returned(reply.result, blobs, set())

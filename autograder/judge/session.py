@@ -30,6 +30,7 @@ class Session:
         self.outcomes = {}      # (question, group) -> (passed, message)
         self.undecided = []     # [(question, group, why)]: checks the grader could not decide
         self.traces = {}        # question -> [(sizes, attestation, label)] of calls with right results
+        self.leftover = 0       # processes of the runner that outlived a kill (Gradescope)
         self.starts = 0
         self.env_note = ""
         self.cuda = False
@@ -91,6 +92,7 @@ class Session:
         if self.runner is not None:
             self.outputs.append(self.runner.output())
             self.runner.kill()
+            self.leftover += getattr(self.runner, "left", 0)
             self.runner = None
 
     def reference(self):

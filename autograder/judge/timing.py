@@ -26,6 +26,7 @@ from ..config import (
     STARVED_SHARE,
     TIMING_CALLS,
     TIMING_ROUNDS,
+    WALL_GUARD,
 )
 from . import replies
 from .inputs import fresh_rng, step_inputs, timing_sizes
@@ -74,7 +75,7 @@ def _block(graded, proxy, runner, shapes, rng, deadline, verify, cpu: bool) -> t
             remember(proxy, graded, sizes, decoded, "timed")
         seconds.append(after - before if cpu else took)
         walls.append(took)
-    return seconds, sum(walls)
+    return seconds, walls
 
 
 def _student_block(graded, proxy, shapes, rng, deadline, cpu) -> tuple:
@@ -119,9 +120,14 @@ def _reference_block(graded, proxy, shapes, rng, cpu) -> tuple:
         student.resume()
 
 
-def _starved(costs, wall) -> bool:
+def _starved(costs, walls) -> bool:
     """A block that mostly waited for a processor: its processor times say little; redraw."""
-    return wall > STARVED_FACTOR * sum(costs) + 0.005
+    return sum(walls) > STARVED_FACTOR * sum(costs) + 0.005
+
+
+def _lower_quartile(values):
+    values = sorted(values)
+    return values[len(values) // 4]
 
 
 def measure(graded, proxy) -> tuple:
@@ -148,7 +154,11 @@ def measure(graded, proxy) -> tuple:
             discarded += 1
             continue
         paired = [s / max(ref, 1e-9) for s, ref in zip(costs["student"][0], costs["reference"][0], strict=True)]
-        ratios.append(_upper_quartile(paired))
+        walls = [s / max(ref, 1e-9) for s, ref in zip(costs["student"][1], costs["reference"][1], strict=True)]
+        # processor time: slow on a quarter of the calls is slow; wall time (a guard against
+        # waiting instead of computing: sleeps, blocking on another process) on most of them
+        ratios.append(max(_upper_quartile(paired), _lower_quartile(walls) * limit / WALL_GUARD) if cpu
+                      else _upper_quartile(paired))
         above = sum(x > limit for x in ratios)
         if above >= needed or len(ratios) - above >= needed:
             return ratios, unit

@@ -109,7 +109,7 @@ def call(func, request: dict, blobs: list) -> tuple:
 def _student_frames(error) -> str:
     """The last lines of the traceback that lie in the notebook (``<ipython-input...>`` cells)."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(os.path.dirname(__file__))]
-    return "".join(traceback.format_list(frames[-3:]))[-800:]
+    return "".join(traceback.format_list(frames[-3:]))[-2000:]
 
 
 def serve(requests_fd: int, replies_fd: int, namespace: dict) -> None:

@@ -13,7 +13,8 @@ tensors it reads are (constants such as ``zeros`` and small Python scalars are t
 ``empty`` and data from outside torch (``torch.from_numpy``, ``torch.tensor(array)``) are not,
 and writing into memory keeps track of what was written. A result that is not derived was
 computed outside the trace: in numpy, in another thread (dispatch modes are per thread), or in
-another process. The runner only records; the judge reads the record
+another process; so was one whose bytes changed after the last traced operator wrote them
+(``t.numpy()[...] = ...`` writes without any operator: each write's bytes are kept and compared). The runner only records; the judge reads the record
 (:mod:`autograder.judge.fused`, :mod:`autograder.judge.checks`).
 """
 
@@ -56,19 +57,21 @@ class OpTrace(TorchDispatchMode):
         self.device = device
         self.ops, self.count = [], 0
         self.derived = {_key(t) for t in inputs} - {None}
+        self.snapshots = {}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = func.overloadpacket.__name__
-        out = func(*args, **kwargs)
         read = [t for t in _tensors(list(args[1:] if name in OVERWRITES else args)
                                     + [v for k, v in kwargs.items() if k != "out"])]
+        reads_derived = all(self._intact(t) for t in read)  # before the operator changes anything
+        out = func(*args, **kwargs)
         if name in ALLOCATIONS:
             derived = False
         elif name in LIFTS:
             derived = all(t.numel() <= 1 for t in _tensors(out))
         else:
-            derived = all(_key(t) is None or _key(t) in self.derived for t in read)
+            derived = reads_derived
         written = list(_tensors(out)) + list(_tensors(kwargs.get("out")))
         if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
             written.append(args[0])
@@ -76,6 +79,8 @@ class OpTrace(TorchDispatchMode):
             key = _key(t)
             if key is not None:
                 (self.derived.add if derived else self.derived.discard)(key)
+                if derived:  # what the traced operator left there, to catch writes that bypass torch
+                    self.snapshots[key] = t.untyped_storage().clone()
         on_device = any(t.device.type == self.device for t in _tensors(out)) or not list(_tensors(out))
         if on_device:
             self.count += 1
@@ -86,6 +91,21 @@ class OpTrace(TorchDispatchMode):
         return out
 
     def outside(self, results) -> list:
-        """Indexes of the returned tensors whose data is not derived: computed outside the trace."""
+        """Indexes of the returned tensors whose data is not derived, or was changed after the last
+        traced operator wrote it (through ``.numpy()``, a raw pointer): computed outside the trace."""
         return [i for i, t in enumerate(results) if type(t) is torch.Tensor and t.device.type != "meta"
-                and t.numel() and _key(t) not in self.derived]
+                and t.numel() and not self._intact(t)]
+
+    def _intact(self, t) -> bool:
+        """``t``'s storage holds derived data, byte for byte what the last traced write left."""
+        key = _key(t)
+        if key is None:
+            return True
+        if key not in self.derived:
+            return False
+        snapshot = self.snapshots.get(key)
+        if snapshot is None:  # an input returned as it came
+            return True
+        now = t.untyped_storage()
+        as_bytes = lambda storage: torch.empty(0, dtype=torch.uint8, device=t.device).set_(storage)  # noqa: E731
+        return now.nbytes() == snapshot.nbytes() and torch.equal(as_bytes(now), as_bytes(snapshot))
