@@ -144,7 +144,13 @@ class Runner:
             if not running:
                 return
             if time.monotonic() > deadline:
-                raise RunnerFailure(f"{len(running)} process(es) of the runner could not be stopped")
+                shown = []
+                for p in running[:3]:
+                    try:
+                        shown.append(f"{p.pid} {p.name()} {p.status()}")
+                    except (psutil.Error, OSError):
+                        pass
+                raise RunnerFailure(f"{len(running)} process(es) of the runner could not be stopped ({'; '.join(shown)})")
             time.sleep(0.002)
 
     def resume(self) -> None:
@@ -233,9 +239,12 @@ class UserRunner(Runner):
     def signal_user(self, name: str) -> None:
         """``kill(-1, SIG<name>)`` from a fresh process running as the runner's user: the kernel
         signals every process of that user at once, none can fork away from it."""
-        subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
-                        "kill", "-s", name, "--", "-1"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=10)
+        done = subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups",
+                               "--no-new-privs", sys.executable, "-S", "-I", "-c",
+                               f"import os, signal; os.kill(-1, signal.SIG{name})"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10)
+        if done.returncode:
+            raise RunnerFailure(f"kill(-1, SIG{name}) as the runner's user failed: {done.stderr[-200:]!r}")
 
     def pause(self) -> None:
         if self.uid is None:
@@ -250,14 +259,30 @@ class UserRunner(Runner):
         self.signal_user("CONT")
         self._paused = []
 
+    def _alive(self) -> list:
+        alive = []
+        for p in self.processes():
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.Error:
+                pass
+        return alive
+
     def kill(self) -> None:
         if self.uid is not None:
             for _ in range(3):
-                self.signal_user("KILL")
-                if not self.processes():
+                try:
+                    self.signal_user("KILL")
+                except (RunnerFailure, OSError, subprocess.TimeoutExpired):
+                    pass
+                try:
+                    self.proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+                if not self._alive():
                     break
-                time.sleep(0.05)
-            self.left = len(self.processes())
+            self.left = len(self._alive())
         super().kill()
         try:
             self.proc.wait(timeout=5)
