@@ -7,14 +7,13 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: The fused function may be at most this many times slower than the reference fused step, by
 #: what the judge measures: the processor time every process of each side consumed (batch, where
 #: the judge makes a cgroup per sandbox), or the wall time of each call seen from outside the
-#: runners, round trip included (Gradescope, ``--unsafe``, CUDA). Upper quartile of the paired
-#: per-call ratios of a round, median of rounds. Calibrated by ``make bench-timing``.
-FUSED_SLOWDOWN_LIMIT = {"processor time": 8.0, "wall time": 3.3}
-
-#: Where processor time is compared, a round also fails when the lower quartile of its call-by-call
-#: wall-time ratios exceeds this: a function that waits (sleeps, blocks on another process) costs
-#: little processor time but is slow. Generous, as wall time moves with load.
-WALL_GUARD = 10.0
+#: runners, round trip included (Gradescope, ``--unsafe``, CUDA). A round's ratio is the upper
+#: quartile of its paired per-call ratios; the verdict is the median of rounds. Where processor
+#: time is compared, a round also fails when the lower quartile of its wall-time ratios exceeds the
+#: wall-time limit (a function that sleeps or waits on another process costs little processor
+#: time). Every call is traced on both sides, which makes a Python loop's many operators costly.
+#: Calibrated by ``make bench-timing`` (README, "Timing threshold").
+FUSED_SLOWDOWN_LIMIT = {"processor time": 8.0, "wall time": 25.0}
 
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check
 #: stops as soon as more than half of the rounds fall on one side of the limit.
