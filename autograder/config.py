@@ -9,11 +9,12 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: the judge makes a cgroup per sandbox), or the wall time of each call seen from outside the
 #: runners, round trip included (Gradescope, ``--unsafe``, CUDA). A round's ratio is the upper
 #: quartile of its paired per-call ratios; the verdict is the median of rounds. Where processor
-#: time is compared, a round also fails when the lower quartile of its wall-time ratios exceeds the
-#: wall-time limit (a function that sleeps or waits on another process costs little processor
-#: time). Every call is traced on both sides, which makes a Python loop's many operators costly.
+#: time is compared, a round also fails when the lower quartile of its wall-time ratios exceeds
+#: ``WALL_GUARD`` (a function that sleeps or waits on another process costs little processor time).
+#: Every call is traced on both sides, which makes a Python loop's many operators costly.
 #: Calibrated by ``make bench-timing`` (README, "Timing threshold").
 FUSED_SLOWDOWN_LIMIT = {"processor time": 8.0, "wall time": 25.0}
+WALL_GUARD = 10.0
 
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check
 #: stops as soon as more than half of the rounds fall on one side of the limit.

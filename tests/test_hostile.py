@@ -72,6 +72,21 @@ def disruptive(port):
     }
 
 
+FORGE_WRONG = ("import autograder.runner.serve as _serve\n"
+               "def hidden_state_separate(X, W_xh, H, W_hh):\n    return X @ W_xh\n"
+               "def hidden_state_fused(X, W_xh, H, W_hh):\n    return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0) + 1\n"
+               "def rnn_forward(X, H0, W_xh, W_hh, b_h):\n    return X, H0\n"
+               "_call = _serve.call\n"
+               "def _forged(func, request, blobs):\n"
+               "    reply, out = _call(func, request, blobs)\n"
+               "    if reply.get('ok'):\n"
+               "        if reply['result'].get('kind') in ('tuple', 'list'):\n"
+               "            reply['result'], out = {'kind': 'tuple', 'length': 2, 'items': []}, []\n"
+               "        else:\n            reply['result']['dtype'] = ['float32']\n"
+               "        reply['attest'] = {'modified': [], 'ops': [['mm', [4, 4], 9]], 'op_count': 3, 'outside': []}\n"
+               "    return reply, out\n"
+               "_serve.call = _forged\n")
+
 #: cheating cells: (code appended at the end of the notebook, the most q3 may score)
 CHEATS = {
     # Otter's test classes patched in the kernel: the judge runs its own copy of Otter
@@ -102,6 +117,9 @@ CHEATS = {
                             "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
                             "    if X.shape[0] >= 1024:\n        return XH @ W\n"
                             "    return torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n", 5),
+    # wrong answers everywhere, and the runner's reply code rewritten to forge what the judge reads
+    # (a q4 tuple of length 2 with no items, a dtype sent as a list, forged attestations)
+    "forges-replies-for-wrong": (FORGE_WRONG, 0),
     # processes left running to slow the reference: they are stopped while it is timed
     "slows-the-reference": (LOOP + "import subprocess, sys\nfor _ in range(4):\n"
                             "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)", 5),
@@ -241,6 +259,24 @@ def test_output_is_kept_up_to_two_megabytes(hostile_batch):
 def test_no_process_survives(hostile_batch):
     _, _, survivors, _ = hostile_batch
     assert MARK not in survivors and "sleep 3600" not in survivors and "while True: pass" not in survivors
+
+
+def test_forged_replies_for_wrong_functions_earn_nothing(hostile_batch):
+    book, _, _, _ = hostile_batch
+    row = book.loc["forges-replies-for-wrong.ipynb"]
+    assert (row["q2_separate"], row["q3_fused"], row["q4_rnn_forward"]) == (0, 0, 0), row.to_dict()
+    assert status(book, "forges-replies-for-wrong.ipynb") == "graded"
+
+
+@pytest.mark.skipif(not gradescope_layout.available(), reason="the Gradescope layout needs root, bubblewrap and setpriv")
+def test_gradescope_forged_replies_for_wrong_functions_earn_nothing(solution_nb, tmp_path):
+    nb = nbformat.from_dict(solution_nb)
+    nb.cells.append(nbformat.v4.new_code_cell("import torch\n" + FORGE_WRONG))
+    path = tmp_path / "rnn_hidden_state.ipynb"
+    nbformat.write(nb, path)
+    results, _, _ = gradescope_layout.run(tmp_path / "gs", path)
+    by_name = {t["name"]: t.get("score") for t in results["tests"]}
+    assert (by_name["q2_separate"], by_name["q3_fused"], by_name["q4_rnn_forward"]) == (0, 0, 0), results
 
 
 def test_nothing_written_outside_nothing_read_no_connection_left(hostile_batch, tmp_path):

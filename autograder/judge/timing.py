@@ -26,6 +26,7 @@ from ..config import (
     STARVED_SHARE,
     TIMING_CALLS,
     TIMING_ROUNDS,
+    WALL_GUARD,
 )
 from . import replies
 from .inputs import fresh_rng, step_inputs, timing_sizes
@@ -156,7 +157,7 @@ def measure(graded, proxy) -> tuple:
         walls = [s / max(ref, 1e-9) for s, ref in zip(costs["student"][1], costs["reference"][1], strict=True)]
         # processor time: slow on a quarter of the calls is slow; wall time (a guard against
         # waiting instead of computing: sleeps, blocking on another process) on most of them
-        ratios.append(max(_upper_quartile(paired), _lower_quartile(walls) * limit / FUSED_SLOWDOWN_LIMIT["wall time"])
+        ratios.append(max(_upper_quartile(paired), _lower_quartile(walls) * limit / WALL_GUARD)
                       if cpu else _upper_quartile(paired))
         above = sum(x > limit for x in ratios)
         if above >= needed or len(ratios) - above >= needed:
