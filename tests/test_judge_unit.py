@@ -284,3 +284,75 @@ def _numpy_write_into_torch_memory(X, W_xh, H, W_hh):
 def test_numpy_writes_into_torch_memory_fail_devices():
     with pytest.raises(CheckFailure, match="torch did not compute"):
         run_all_then("q3_fused", "devices", _numpy_write_into_torch_memory)
+
+
+# --- red team, round 4: an empty out= write to "mark" memory, ops hidden from the dispatch mode ---
+
+def _mark(R, X):
+    torch.mul(X.reshape(-1)[:0], 1, out=R.reshape(-1)[:0])
+    return R
+
+
+def _numpy_then_mark(X, W_xh, H, W_hh):
+    if X.device.type != "cpu":
+        return X @ W_xh + H @ W_hh
+    return _mark(torch.from_numpy(X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()), X)
+
+
+def _hidden_separate_then_mark(X, W_xh, H, W_hh):
+    torch.cat((X[:1], H[:1]), 1) @ torch.cat((W_xh, W_hh), 0)
+    with torch._C._DisableTorchDispatch():
+        R = X @ W_xh + H @ W_hh
+    return _mark(R, X)
+
+
+def _rows_into_empty(X, W_xh, H, W_hh):
+    out = torch.empty(X.shape[0], W_xh.shape[1], dtype=X.dtype, device=X.device)
+    for i in range(X.shape[0]):
+        out[i] = X[i] @ W_xh + H[i] @ W_hh
+    return out
+
+
+def _changes_an_input_later(X, W_xh, H, W_hh):
+    import threading
+    R = X @ W_xh + H @ W_hh
+    if X.device.type == "cpu":
+        threading.Timer(0.002, lambda: X.mul_(2)).start()
+    return R
+
+
+def test_an_empty_write_does_not_make_numpy_memory_count_as_computed():
+    with pytest.raises(CheckFailure, match="torch did not compute"):
+        run_all_then("q2_separate", "devices", _numpy_then_mark)
+
+
+def test_work_hidden_from_the_dispatch_mode_fails_fused_and_devices():
+    with pytest.raises(CheckFailure, match="did not compute"):
+        run_all_then("q3_fused", "fused", _hidden_separate_then_mark)
+    with pytest.raises(CheckFailure, match="did not compute"):
+        run_all_then("q3_fused", "devices", _hidden_separate_then_mark)
+
+
+def test_a_buffer_filled_row_by_row_counts_as_computed():
+    run_all_then("q2_separate", "devices", _rows_into_empty)
+
+
+def test_an_input_changed_by_a_thread_after_the_call_fails_inputs():
+    with pytest.raises(CheckFailure, match="modified its argument"):
+        run_all_then("q2_separate", "inputs", _changes_an_input_later)
+
+
+def test_only_a_real_torch_size_tuple_or_list_counts_as_a_shape():
+    from autograder.runner.serve import describe_value
+
+    class Size:
+        def __init__(self, *v):
+            self.v = v
+
+        def __iter__(self):
+            return iter(self.v)
+
+        def __len__(self):
+            return len(self.v)
+    assert describe_value(Size(3, 5))["kind"] == "other"
+    assert describe_value(torch.Size([3, 5]))["kind"] == describe_value((3, 5))["kind"] == "ints"

@@ -64,6 +64,8 @@ ATTRIBUTE_NAMES = {
     "execve": _PROCESSES,
     "_len_torch_dispatch_stack": _WATCH, "_get_current_dispatch_mode": _WATCH, "_get_dispatch_mode": _WATCH,
     "_python_dispatch": _WATCH, "_get_current_dispatch_mode_stack": _WATCH, "_is_torch_function_mode_enabled": _WATCH,
+    "_DisableTorchDispatch": _WATCH, "_DisableTorchFunction": _WATCH, "_DisableTorchFunctionSubclass": _WATCH,
+    "no_dispatch": _WATCH, "_ExcludeDispatchKeyGuard": _WATCH, "_C": "reaches into torch's C internals (torch._C)",
 }
 
 #: (base name, attribute) used anywhere -> flag

@@ -24,6 +24,9 @@ from . import sandbox as sandboxing
 
 _WORKER = {}
 
+#: memory the sandbox may hold besides its runner's limit (the warm zygote, tmpfs pages)
+SANDBOX_EXTRA_MB = 2048
+
 #: the status of a row with a check the grader could not decide: it is graded again
 NEEDS_REGRADE = "needs-regrade"
 
@@ -44,7 +47,7 @@ def init(tests_dir: str, config: dict, unsafe: bool, counter) -> None:
     atexit.register(close)
 
 
-def _sandbox() -> Sandbox:
+def _sandbox(memory_mb: int) -> Sandbox:
     box = _WORKER.get("sandbox")
     if box is not None and box.alive():
         return box
@@ -52,7 +55,8 @@ def _sandbox() -> Sandbox:
         box.close()
     if _WORKER["cgroup"]:
         _WORKER["cgroup"].remove()
-    cgroup = cgroups.create(os.path.basename(_WORKER["scratch"]) + f"-{time.monotonic_ns()}", sandboxing.MAX_PIDS)
+    cgroup = cgroups.create(os.path.basename(_WORKER["scratch"]) + f"-{time.monotonic_ns()}", sandboxing.MAX_PIDS,
+                            memory_mb + SANDBOX_EXTRA_MB)
     _WORKER["cgroup"] = cgroup
     box = Sandbox(sandboxing.command(_WORKER["code"]), _WORKER["scratch"], _WORKER["core"], cgroup=cgroup)
     box.wait_ready()
@@ -73,7 +77,7 @@ def _start_runner(memory_mb: int):
         home = tempfile.mkdtemp(prefix="job-", dir=_WORKER["scratch"])
         os.makedirs(os.path.join(home, "home"))
         return UserRunner(os.path.join(home, "home"), _WORKER["code"], memory_mb=memory_mb, core=_WORKER["core"])
-    return _sandbox().start_runner(memory_mb)
+    return _sandbox(memory_mb).start_runner(memory_mb)
 
 
 def session_for(text: str, memory_mb: int = RUNNER_MEMORY_MB, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S) -> Session:

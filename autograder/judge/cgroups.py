@@ -7,7 +7,8 @@ the kernel knows every process of a submission however fast it forks and exits:
 - ``cpu_ns()`` is the processor time every process of the group ever consumed, exited ones
   included (the timing check compares it, not wall time, so load and neighbours cannot move it);
 - ``kill()`` freezes, SIGKILLs every process but the listed infrastructure, thaws, and waits;
-- ``pids.max`` caps how many there may be at once.
+- ``pids.max`` caps how many there may be at once, and the memory controller how much memory
+  they may hold together (a submission cannot starve the machine with many processes).
 
 cgroup v1 (a hierarchy per controller: ``pids``, ``freezer``, ``cpuacct``) and v2 (one unified
 hierarchy: ``cgroup.freeze``, ``cpu.stat``) are both supported; :func:`create` returns None
@@ -19,7 +20,7 @@ import signal
 import time
 
 ROOT = "/sys/fs/cgroup"
-V1 = {"pids": "pids", "freezer": "freezer", "cpuacct": "cpuacct"}
+V1 = {"pids": "pids", "freezer": "freezer", "cpuacct": "cpuacct", "memory": "memory"}
 
 
 class Cgroup:
@@ -113,14 +114,15 @@ class Cgroup:
                     time.sleep(0.01)
 
 
-def create(name: str, max_pids: int) -> "Cgroup | None":
-    """A fresh group named ``name`` with its process cap, or None where none can be made."""
+def create(name: str, max_pids: int, max_memory_mb: int = None) -> "Cgroup | None":
+    """A fresh group named ``name`` with its process cap (and memory cap: every process of it
+    together), or None where none can be made."""
     if os.getuid() != 0:
         return None
     made = []
     try:
         if os.path.exists(os.path.join(ROOT, "cgroup.controllers")):  # v2
-            for controller in ("pids", "cpu"):
+            for controller in ("pids", "cpu", "memory"):
                 with open(os.path.join(ROOT, "cgroup.subtree_control"), "w") as f:
                     f.write(f"+{controller}")
             path = os.path.join(ROOT, name)
@@ -136,6 +138,8 @@ def create(name: str, max_pids: int) -> "Cgroup | None":
                 paths[controller] = path
             group = Cgroup(paths, v2=False)
         group._write("pids", "pids.max", str(max_pids))
+        if max_memory_mb:
+            group._write("memory", "memory.max" if group.v2 else "memory.limit_in_bytes", str(max_memory_mb << 20))
         group.cpu_ns()
         group.frozen()
         return group

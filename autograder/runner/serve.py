@@ -14,6 +14,7 @@ functions: the judge times both the same way, from outside.
 
 import os
 import sys
+import threading
 import traceback
 
 from .. import wire
@@ -24,8 +25,9 @@ MAX_ITEMS = 8
 
 def describe_value(value) -> dict:
     """Plain data for a graded value: a tuple of ints stays one; anything else is named."""
+    import torch
     kind = type(value)
-    if kind.__name__ == "Size" or kind in (tuple, list):
+    if kind in (torch.Size, tuple, list):
         items = list(value)[:MAX_ITEMS]
         if all(type(v) is int and abs(v) < 2**31 for v in items) and len(value) <= MAX_ITEMS:
             return {"kind": "ints", "type": kind.__name__, "items": items}
@@ -80,6 +82,7 @@ def call(func, request: dict, blobs: list) -> tuple:
     args = _inputs(request, blobs)
     check_inputs = request.get("check_inputs", False) and request["device"] != "meta"
     before = [(a._version, a.clone()) for a in args] if check_inputs else []
+    threads = set(threading.enumerate())
     if request.get("forbid_sync"):
         torch.cuda.set_sync_debug_mode("error")
     from .trace import OpTrace
@@ -98,8 +101,12 @@ def call(func, request: dict, blobs: list) -> tuple:
     reply = {"ok": True, "result": describe_result(out, reply_blobs)}
     attest = {}
     if check_inputs:
+        # a thread the call started and left running could still change the inputs: none may live on
+        for thread in set(threading.enumerate()) - threads:
+            thread.join(0.05)
+        running = any(t.is_alive() for t in set(threading.enumerate()) - threads)
         attest["modified"] = [i for i, (a, (version, copy)) in enumerate(zip(args, before))
-                              if a._version != version or not torch.equal(a, copy)]
+                              if running or a._version != version or not torch.equal(a, copy)]
     attest["ops"], attest["op_count"] = tracer.ops, tracer.count
     attest["outside"] = tracer.outside(out if type(out) in (tuple, list) else [out])[:16]
     reply["attest"] = attest

@@ -63,6 +63,7 @@ class OpTrace(TorchDispatchMode):
         self.ops, self.count = [], 0
         self.derived = {_key(t) for t in inputs} - {None}
         self.samples = {}  # storage -> (byte offsets, bytes) the last traced write left there
+        self.coverage = {}  # storage -> elements derived writes covered, while not all of it is derived
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -87,9 +88,7 @@ class OpTrace(TorchDispatchMode):
         for t in written:
             key = _key(t)
             if key is not None:
-                (self.derived.add if derived else self.derived.discard)(key)
-                if derived:  # a sample of what the operator left there, to catch writes that bypass torch
-                    self.samples[key] = self._sample(t)
+                self._wrote(key, t, derived)
         on_device = any(t.device.type == self.device for t in _tensors(out)) or not list(_tensors(out))
         if on_device:
             self.count += 1
@@ -98,6 +97,42 @@ class OpTrace(TorchDispatchMode):
                 shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
                 self.ops.append([name, shape, k])
         return out
+
+    def _wrote(self, key, t, derived: bool) -> None:
+        """Track what a traced write left in ``t``'s storage. A write that covers the whole storage
+        sets its state; a partial one can only add the bytes it covers: a storage becomes derived
+        once derived writes covered all of it (a buffer filled row by row), never because of an
+        empty or partial write into memory that holds data from elsewhere."""
+        storage = t.untyped_storage()
+        nbytes = storage.nbytes()
+        size = t.element_size()
+        whole = t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0
+        if whole or nbytes % size:
+            (self.derived.add if derived else self.derived.discard)(key)
+            self.coverage.pop(key, None)
+        else:
+            elements = torch.arange(nbytes // size, device="cpu")
+            covered = torch.as_strided(elements, t.shape, t.stride(), t.storage_offset()).reshape(-1)
+            if key in self.derived and derived:
+                pass
+            elif derived:
+                cov = self.coverage.setdefault(key, torch.zeros(nbytes // size, dtype=torch.bool))
+                if cov.numel() != nbytes // size:
+                    cov = self.coverage[key] = torch.zeros(nbytes // size, dtype=torch.bool)
+                cov[covered] = True
+                if bool(cov.all()):
+                    self.derived.add(key)
+                    self.coverage.pop(key, None)
+            else:
+                if key in self.derived:  # the rest of it stays derived
+                    cov = self.coverage[key] = torch.ones(nbytes // size, dtype=torch.bool)
+                    self.derived.discard(key)
+                else:
+                    cov = self.coverage.setdefault(key, torch.zeros(nbytes // size, dtype=torch.bool))
+                if cov.numel() == nbytes // size:
+                    cov[covered] = False
+        if key in self.derived:  # a sample of what the operator left there, to catch writes that bypass torch
+            self.samples[key] = self._sample(t)
 
     def outside(self, results) -> list:
         """Indexes of the returned tensors whose data is not derived, or was changed after the last
