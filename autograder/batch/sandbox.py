@@ -57,7 +57,9 @@ def command(code_dir: str) -> list:
             "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH,
             *_system_binds(), *binds, "--ro-bind", code_dir, CODE_MOUNT,
             "--remount-ro", "/", "--chdir", SCRATCH, "--setenv", "PYTHONPATH", CODE_MOUNT, "--setenv", "HOME", SCRATCH,
-            "--setenv", "TMPDIR", SCRATCH, "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1",
+            "--setenv", "TMPDIR", SCRATCH,
+            "--setenv", "TORCHINDUCTOR_CACHE_DIR", f"{SCRATCH}/torchinductor",  # torch writes there at first use
+            "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1",
             "--unsetenv", "PYTHONHOME"]
 
 

@@ -10,6 +10,7 @@ shim on PATH activates this repository's virtual environment in place of Otter's
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def _user_files(folder: Path) -> tuple:
     group = Path("/etc/group").read_text()
     if f"\n{USER}:" not in "\n" + passwd:
         used = {int(line.split(":")[2]) for line in passwd.splitlines() if line.count(":") >= 3}
-        uid = next(u for u in range(64000, 65000) if u not in used)
+        # a random free uid: two harnesses on one machine must not signal each other's runners
+        uid = random.choice([u for u in range(64000, 65000) if u not in used])
         passwd += f"{USER}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n"
         group += f"{USER}:x:{uid}:\n"
     (folder / "passwd").write_text(passwd)
