@@ -13,7 +13,7 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: ``WALL_GUARD`` (a function that sleeps or waits on another process costs little processor time).
 #: Every call is traced on both sides, which makes a Python loop's many operators costly.
 #: Calibrated by ``make bench-timing`` (README, "Timing threshold").
-FUSED_SLOWDOWN_LIMIT = {"processor time": 8.0, "wall time": 25.0}
+FUSED_SLOWDOWN_LIMIT = {"processor time": 6.0, "wall time": 25.0}
 WALL_GUARD = 10.0
 
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check

@@ -150,8 +150,8 @@ def _expect(question, name, out, sizes, dtype, device, results):
             if value is None:
                 raise _Fail("✗", f"{where} is None: did you forget `return`?")
             if type(value) in (list, tuple):
-                raise _Fail("✗", f"{where} is a Python {type(value).__name__}: stack the tensors into one "
-                            "(torch.stack(outputs) is (T, n, h)).")
+                raise _Fail("✗", f"{where} should be a torch.Tensor, got a Python {type(value).__name__}: stack "
+                            "the tensors into one (torch.stack(outputs) is (T, n, h)).")
             raise _Fail("✗", f"{where} should be a torch.Tensor, got {type(value).__module__}.{type(value).__name__}"
                         + ("; keep the computation in torch (no .numpy())." if type(value).__module__ == "numpy" else "."))
         if type(value) is not torch.Tensor:

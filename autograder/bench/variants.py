@@ -12,6 +12,8 @@ FUSED = {
                  "return torch.stack([XH[i] @ W for i in range(XH.shape[0])])", False),
     "row loop of mm on slices": ("W = torch.cat((W_xh, W_hh), 0)\nreturn torch.cat([torch.mm(torch.cat((X[i:i+1], "
                                  "H[i:i+1]), 1), W) for i in range(X.shape[0])])", False),
+    "column loop (h products)": ("XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
+                                 "return torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", False),
     # a row loop beside processes that fork and exit faster than anyone can list them, burning the core
     "row loop + fork-hoppers": ("import os, time\nif not getattr(torch, '_hoppers', 0):\n    torch._hoppers = 1\n"
                                 "    for _ in range(3):\n        if os.fork() == 0:\n            while True:\n"

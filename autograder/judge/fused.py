@@ -55,7 +55,8 @@ def _one(graded, sizes, attest, where="") -> tuple:
         raise CheckFailure(
             f"{name} ran {len(ks)} matrix product(s) with inner sizes {_shown(ks)}{where}; expected exactly one, "
             f"of cat((X, H), 1) (n, {fused_k}) and cat((W_xh, W_hh), 0) ({fused_k}, h), inner size {fused_k}"
-            + (": a loop over rows runs one per row." if len(ks) > 1 and set(ks) == {fused_k} else "."))
+            + (": a loop (over rows or columns) runs one per iteration." if len(ks) > 1 and set(ks) == {fused_k}
+               else "."))
     T = sizes["T"]
     if ks != [fused_k] * T:
         raise CheckFailure(
