@@ -34,16 +34,10 @@ from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
 
 
-def _median(values):
+def _quantile(values, fraction: float):
+    """The value at ``fraction`` of the sorted values (the element at that index, no interpolation)."""
     values = sorted(values)
-    return values[len(values) // 2]
-
-
-def _upper_quartile(values):
-    """The upper quartile of a round's paired ratios (student / reference, call by call on the
-    same shapes): a function slow on a quarter of the calls or more is slow."""
-    values = sorted(values)
-    return values[(3 * len(values)) // 4]
+    return values[int(fraction * len(values))]
 
 
 def _block(graded, proxy, runner, shapes, rng, deadline, verify, cpu: bool) -> tuple:
@@ -125,11 +119,6 @@ def _starved(costs, walls) -> bool:
     return sum(walls) > STARVED_FACTOR * sum(costs) + 0.005
 
 
-def _lower_quartile(values):
-    values = sorted(values)
-    return values[len(values) // 4]
-
-
 def measure(graded, proxy) -> tuple:
     """``(ratios, unit)``: per-round ratios student / reference, stopping once the median's side is
     decided. On the CPU, where the kernel accounts for every process of both sides, a call costs
@@ -155,10 +144,10 @@ def measure(graded, proxy) -> tuple:
             continue
         paired = [s / max(ref, 1e-9) for s, ref in zip(costs["student"][0], costs["reference"][0], strict=True)]
         walls = [s / max(ref, 1e-9) for s, ref in zip(costs["student"][1], costs["reference"][1], strict=True)]
-        # processor time: slow on a quarter of the calls is slow; wall time (a guard against
-        # waiting instead of computing: sleeps, blocking on another process) on most of them
-        ratios.append(max(_upper_quartile(paired), _lower_quartile(walls) * limit / WALL_GUARD)
-                      if cpu else _upper_quartile(paired))
+        # the upper quartile of processor-time ratios: a function slow on a quarter of the calls is
+        # slow; the lower quartile of wall-time ratios guards against waiting instead of computing
+        ratios.append(max(_quantile(paired, 0.75), _quantile(walls, 0.25) * limit / WALL_GUARD)
+                      if cpu else _quantile(paired, 0.75))
         above = sum(x > limit for x in ratios)
         if above >= needed or len(ratios) - above >= needed:
             return ratios, unit
@@ -184,7 +173,7 @@ def judge(graded, proxy) -> str:
         ratios, unit = measure(graded, proxy)
     except RunnerFailure as failure:
         raise CheckFailure(f"{graded.function} failed while being timed: {failure}") from None
-    median, limit = _median(ratios), FUSED_SLOWDOWN_LIMIT[unit]
+    median, limit = _quantile(ratios, 0.5), FUSED_SLOWDOWN_LIMIT[unit]
     verdict = (f"{median:.2f}x the reference fused step ({unit}, median of {len(ratios)} rounds of "
                f"{TIMING_CALLS} calls, limit {limit}x)")
     if sum(x > limit for x in ratios) > len(ratios) // 2:
