@@ -89,7 +89,7 @@ VARIANTS = [
     v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 0, public="did not return"),
     v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
     # a loop over the h columns: h products of inner size d + h (about 8x one product in processor time)
-    v("fused_column_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", 5, public="products"),
+    v("fused_column_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", 6, public="products"),
     # red team: one product only on a call whose shape repeats the previous one, a row loop otherwise
     v("fused_switch_on_repeats", Fu, "key = (tuple(X.shape), tuple(H.shape))\nseen = getattr(torch, '_last_key', None)\ntorch._last_key = key\nXH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nif seen == key:\n    return XH @ W\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
     # red team: the row loop in another thread (dispatch modes are per thread) behind a product on meta tensors
