@@ -8,7 +8,7 @@ ZIP := autograder/rnn_hidden_state-autograder.zip
 SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py \
 	autograder/config.py autograder/spec.py autograder/wire.py $(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py)
 
-.PHONY: help venv dist grade test lint bench bench-timing bench-repeat fuzz gpu-check clean
+.PHONY: help venv dist grade test test-fast lint bench bench-timing bench-repeat fuzz gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -31,8 +31,11 @@ dist: $(PY)  ## build the student notebook, the Gradescope zip and the examples 
 grade: $(ZIP)  ## grade SUBMISSIONS (default examples/submissions) into OUTPUT (default grades); ARGS="--only NAME"
 	$(PY) -m autograder.batch "$(SUBMISSIONS)" --output "$(OUTPUT)" $(ARGS)
 
-test: lint  ## run the test suite (after the linter)
+test: lint  ## run the whole test suite (after the linter), as CI does
 	$(PY) -m pytest -q tests
+
+test-fast: lint  ## the edit loop: every test not marked slow (under two minutes)
+	$(PY) -m pytest -q -m "not slow" tests
 
 lint: $(PY)  ## ruff over the grader and the tests
 	$(PY) -m ruff check autograder tests
@@ -49,8 +52,8 @@ bench-repeat: $(ZIP)  ## the examples and timing variants graded 3x idle and 3x 
 fuzz: $(PY)  ## long property-based run: generated runner replies never earn a point (3000 examples)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fail_closed.py
 
-gpu-check:  ## device checks on a CUDA machine (torch only; no Otter needed)
-	python3 -m autograder.gpu_check
+gpu-check:  ## device checks on a CUDA machine (the project's .venv if built, else python3 with torch and msgspec)
+	$(if $(wildcard $(PY)),$(PY),python3) -m autograder.gpu_check $(ARGS)
 
 clean:  ## remove build outputs (not the committed generated files)
 	rm -rf build grades solutions/rnn_hidden_state-executed.ipynb

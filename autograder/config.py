@@ -16,7 +16,7 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: well above a loop over the h columns (8x idle, 3x with every core oversubscribed, where memory
 #: contention inflates the one product more than interpreted loops), so that loop's verdict never
 #: depends on the load: it always fails ``fused`` (h products), and row loops always fail here.
-FUSED_SLOWDOWN_LIMIT = {"processor time": 12.0, "wall time": 25.0}
+FUSED_SLOWDOWN_LIMIT = {"processor time": 15.0, "wall time": 25.0}
 WALL_GUARD = 10.0
 
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check

@@ -6,7 +6,10 @@ device-sensitive mistakes and the row loops, once with the GPU and once with it 
 checks that the verdicts agree and are the expected ones. Then it repeats the q3 timing check on
 CUDA for the correct function and the row loop. Exit status 1 on any disagreement.
 
-    python3 -m autograder.gpu_check [--repeat N]     (from the repository's root; torch only)
+    make gpu-check ARGS="--repeat N"
+    python3 -m autograder.gpu_check [--repeat N]     (from the repository's root; torch and msgspec)
+
+Without CUDA it is a dry run: both passes on the CPU, the same verdict table, no CUDA timing.
 """
 
 import argparse
@@ -82,7 +85,9 @@ def main(argv=None):
     probe = f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}"
     if torch.cuda.is_available():
         probe += f", {torch.cuda.get_device_name(0)}"
-    print(probe)
+    else:
+        probe += ": a dry run on the CPU (both passes without a GPU; CI runs it so the script cannot rot)"
+    print(probe, flush=True)
     gpu, cpu = child(True, args.repeat), child(False, args.repeat)
     ok = True
     print(f"\n{'function':40s} {'group':8s} {'GPU':>5s} {'no GPU':>7s} {'expected':>9s}")

@@ -23,6 +23,7 @@ class Question:
     family: str = ""                   # the judge's inputs and reference: "step" or "sequence"
     values: tuple = ()                 # the graded names of a value question
     gates: dict = field(default_factory=dict)  # group -> groups that must pass for it to pay
+    host_sync: bool = True             # False: on CUDA the function may not synchronize with the host
 
     @property
     def names(self) -> tuple:
@@ -41,7 +42,7 @@ QUESTIONS = {q.name: q for q in (
              function="hidden_state_separate", arguments=STEP_ARGS, results=("the result",), family="step"),
     Question("q3_fused", groups=("values", "inputs", "devices", "fused", "timing"),
              function="hidden_state_fused", arguments=STEP_ARGS, results=("the result",), family="step",
-             gates={"fused": ("values", "timing"), "timing": ("values",)}),
+             gates={"fused": ("values", "timing"), "timing": ("values",)}, host_sync=False),
     Question("q4_rnn_forward", groups=("values", "inputs", "devices", "fused"),
              function="rnn_forward", arguments=("X", "H0", "W_xh", "W_hh", "b_h"), results=("outputs", "H_T"),
              family="sequence"),

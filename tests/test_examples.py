@@ -1,28 +1,33 @@
 """make grade on the bundled examples: expected scores, summary, histogram, nothing else written."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 from autograder.batch.report import submission_dir
 
-from conftest import FULL, ROOT, grade
+from conftest import FULL, PARTLY_WRONG, ROOT, TOTAL, grade
 
 
 def test_examples_get_their_expected_scores(built, tmp_path):
     before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     done, book = grade(ROOT / "examples" / "submissions", tmp_path / "grades")
-    assert book.loc["correct.ipynb", "total_points_earned"] == sum(FULL.values())
+    assert book.loc["correct.ipynb", "total_points_earned"] == TOTAL
     assert book.loc["untouched.ipynb", "total_points_earned"] == 0
     partly = book.loc["partly-wrong.ipynb"]
-    # q3 in the separate form loses the operator-trace points; q4 re-concatenating weights loses its trace point
-    assert (partly["q1_shapes"], partly["q2_separate"], partly["q3_fused"], partly["q4_rnn_forward"]) == (2, 5, 6, 6)
+    assert {q: partly[q] for q in FULL} == PARTLY_WRONG
     assert set(book["grading_status"]) == {"graded"}
     assert list(book.columns[:5]) == ["q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward", "total_points_earned"]
     out = tmp_path / "grades"
     assert (out / "summary.md").read_text().count("| q") == 5  # the header row and four questions
     assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     feedback = (Path(submission_dir(out, "partly-wrong.ipynb")) / "feedback.txt").read_text()
-    assert "separate form" in feedback and "19 / 22" in feedback
+    assert "separate form" in feedback and f"{sum(PARTLY_WRONG.values())} / {TOTAL}" in feedback
+    explained = subprocess.run([sys.executable, "-m", "autograder.explain", str(out), "partly-wrong.ipynb", "q3_fused"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert f"q3_fused: {PARTLY_WRONG['q3_fused']:g} / {FULL['q3_fused']:g}" in explained
+    assert "fused    0/2  FAIL" in explained and "separate form" in explained
+    assert "timing   1/1  pass" in explained and "measured: timing: " in explained
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert after == before, "grading changed files in the repository"
 
@@ -53,5 +58,6 @@ def test_bad_paths_give_a_clear_message_and_a_nonzero_exit(built, tmp_path):
 def test_unsafe_mode_gives_the_same_scores_and_marks_the_rows(built, tmp_path):
     done, book = grade(ROOT / "examples" / "submissions", tmp_path / "grades", "--unsafe")
     assert "WITHOUT a sandbox" in done.stderr
-    assert dict(book["total_points_earned"]) == {"correct.ipynb": 22, "partly-wrong.ipynb": 19, "untouched.ipynb": 0}
+    assert dict(book["total_points_earned"]) == {"correct.ipynb": TOTAL, "partly-wrong.ipynb": sum(PARTLY_WRONG.values()),
+                                                 "untouched.ipynb": 0}
     assert all("unsafe" in s for s in book["grading_status"])

@@ -29,7 +29,7 @@ import pytest
 from autograder.batch.report import submission_dir
 from autograder.bench import gradescope_layout
 
-from conftest import FULL, ROOT, grade
+from conftest import FULL, PARTLY_WRONG, ROOT, grade
 
 MARK = f"hostile-{uuid.uuid4().hex[:8]}"
 OUTSIDE = [f"/tmp/{MARK}-tmp", str(ROOT / f"{MARK}-repo")]
@@ -225,22 +225,22 @@ def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
     row = book.loc[name]
     for question in ("q1_shapes", "q2_separate", "q4_rnn_forward"):
         assert row[question] == FULL[question], f"{name}: {question}"
-    # the hostile cells load the machine while other rows are timed: the timing point of q3 may be
-    # lost here (README, Known limits); every other q3 group must pass
-    assert row["q3_fused"] >= FULL["q3_fused"] - 1, f"{name}: q3 {row['q3_fused']}"
+    # the hostile cells load the machine while other rows are timed; processor-time timing keeps q3 whole
+    assert row["q3_fused"] == FULL["q3_fused"], f"{name}: q3 {row['q3_fused']}"
 
 
 @pytest.mark.parametrize("name", sorted(CHEATS))
 def test_cheats_score_no_more_than_their_honest_base(hostile_batch, name):
     book, _, _, _ = hostile_batch
     row = book.loc[f"{name}.ipynb"]
+    assert status(book, f"{name}.ipynb") == "graded", row.to_dict()
     assert row["q3_fused"] <= CHEATS[name][1], f"{name} earned {row['q3_fused']} on q3"
     assert row["total_points_earned"] <= TOTAL - FULL["q3_fused"] + CHEATS[name][1]
 
 
 def test_a_pickled_log_is_never_loaded_and_shipped_helpers_are_never_used(hostile_batch):
     book, _, _, _ = hostile_batch
-    assert book.loc["pickles-the-log.zip", "total_points_earned"] == 19
+    assert book.loc["pickles-the-log.zip", "total_points_earned"] == sum(PARTLY_WRONG.values())
     assert not os.path.exists(PWNED), "something unpickled the submission's .OTTER_LOG"
 
 
@@ -255,6 +255,12 @@ def test_output_is_kept_up_to_two_megabytes(hostile_batch):
     book, _, _, done = hostile_batch
     output = (Path(submission_dir(hostile_batch_output(done), "floods-stdout.ipynb")) / "output.txt").read_text()
     assert 2 << 20 <= len(output.encode()) <= (2 << 20) + 1000 and output.endswith("[output truncated]\n")
+
+
+def test_the_answers_are_not_on_the_runners_filesystem(hostile_batch):
+    _, _, _, done = hostile_batch
+    output = (Path(submission_dir(hostile_batch_output(done), "reads-the-answers.ipynb")) / "output.txt").read_text()
+    assert output.count("not found") == 2 and f"{MARK}-FOUND" not in output, output[-2000:]
 
 
 def test_no_process_survives(hostile_batch):

@@ -15,6 +15,22 @@ def unpack(autograder: str, folder: str) -> tuple:
         return os.path.join(folder, "tests"), json.load(f)
 
 
+def group_points(tests_dir: str) -> dict:
+    """``{(question, group): points}`` of every hidden case, from the zip's test files (Otter's
+    parser for the points, the judge's own reading of each case for its question and group)."""
+    from otter.test_files import ExceptionTestFile
+
+    from ..judge.grade import case_keys
+    points = {}
+    for name in sorted(os.listdir(tests_dir)):
+        path = os.path.join(tests_dir, name)
+        keys = case_keys(path)
+        for tc in ExceptionTestFile.from_file(path).test_cases:
+            if tc.hidden:  # the public cases carry no points
+                points[keys[tc.body.test_func.__name__]] = tc.points
+    return points
+
+
 def question_points(tests_dir: str) -> dict:
     """``{question: points}`` from the zip's test files (Otter's own parser)."""
     from otter.test_files import ExceptionTestFile

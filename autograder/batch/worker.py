@@ -13,13 +13,11 @@ import tempfile
 import time
 
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
-from ..judge import cgroups, references
-from ..judge.grade import grade as run_tests
-from ..judge.grade import gradescope_dict
+from ..judge import cgroups, pipeline
 from ..judge.gradescope import runner_code
-from ..judge.runners import ReferenceRunner, RunnerFailure, Sandbox, UserRunner
+from ..judge.runners import RunnerFailure, Sandbox, UserRunner
 from ..judge.session import Session
-from ..judge.submission import ASSIGNMENT, NoNotebook, read_file
+from ..judge.submission import NoNotebook, read_file
 from . import sandbox as sandboxing
 
 _WORKER = {}
@@ -81,10 +79,14 @@ def _start_runner(memory_mb: int):
 
 
 def session_for(text: str, memory_mb: int = RUNNER_MEMORY_MB, notebook_limit: float = NOTEBOOK_TIME_LIMIT_S) -> Session:
-    """A grading session for a notebook's text, with this worker's runners."""
-    return Session(functools.partial(_start_runner, memory_mb), text, f"{ASSIGNMENT}.ipynb",
-                   notebook_limit=notebook_limit,
-                   start_reference=lambda: ReferenceRunner(references.timed_functions(), _WORKER["core"]))
+    """A grading session for a notebook's text, with this worker's runners (the timing benchmark)."""
+    return pipeline.new_session(text, functools.partial(_start_runner, memory_mb), _WORKER["core"], notebook_limit)
+
+
+def _remove_jobs() -> None:
+    for leftover in os.listdir(_WORKER["scratch"]):
+        if leftover.startswith("job-"):
+            shutil.rmtree(os.path.join(_WORKER["scratch"], leftover), ignore_errors=True)
 
 
 def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
@@ -94,22 +96,14 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
         text = read_file(path)
     except NoNotebook as error:
         return {"status": f"error: {error}", "results": None, "output": "", "seconds": 0.0}
-    session = session_for(text, memory_mb, notebook_limit)
     try:
-        results = run_tests(session, _WORKER["tests"])
+        out, session = pipeline.grade_notebook(text, functools.partial(_start_runner, memory_mb), _WORKER["core"],
+                                               _WORKER["tests"], _WORKER["config"], notebook_limit, _remove_jobs)
     except RunnerFailure as error:  # the sandbox itself failed: nothing was graded
-        return {"status": f"error: {error}", "results": None, "output": session.output(), "seconds": 0.0}
-    finally:
-        session.close()
-        for leftover in os.listdir(_WORKER["scratch"]):
-            if leftover.startswith("job-"):
-                shutil.rmtree(os.path.join(_WORKER["scratch"], leftover), ignore_errors=True)
-    from otter.run.run_autograder.autograder_config import AutograderConfig
-    out = gradescope_dict(results, AutograderConfig(_WORKER["config"]))
+        return {"status": f"error: {error}", "results": None, "output": "", "seconds": 0.0}
     status = "graded" if not session.fatal else f"error: {session.fatal}"
     if session.undecided:
-        status = (f"{NEEDS_REGRADE}: the grader could not decide "
-                  + ", ".join(f"{q} {g}" for q, g, _ in session.undecided))
+        status = f"{NEEDS_REGRADE}: the grader could not decide {pipeline.undecided(session)}"
     if _WORKER["unsafe"]:
         status += " (unsafe: no sandbox)"
     return {"status": status, "results": json.loads(json.dumps(out)), "output": session.output(),

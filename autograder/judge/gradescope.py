@@ -16,11 +16,9 @@ import shutil
 import sys
 import time
 
-from . import references
-from .grade import grade, gradescope_dict
-from .runners import ReferenceRunner, UserRunner
-from .session import Session
-from .submission import ASSIGNMENT, NoNotebook, read_folder
+from . import pipeline
+from .runners import UserRunner
+from .submission import NoNotebook, read_folder
 
 ROOT = "/autograder"
 RUNNER_USER = "rnn-runner"
@@ -116,7 +114,6 @@ def main(root: str = ROOT) -> int:
         write_results(results_path, zero_results(f"The autograder is not set up: no user {RUNNER_USER} "
                                                  "(setup.sh creates it). Please tell your instructor."))
         return 1
-    filename = f"{ASSIGNMENT}.ipynb"
     try:
         text = read_folder(os.path.join(root, "submission"))
     except NoNotebook as error:
@@ -129,24 +126,19 @@ def main(root: str = ROOT) -> int:
     import torch
     torch.set_num_threads(1)  # one core: more threads would only spin against each other
     for _ in range(1 + UNDECIDED_RETRIES):  # an undecided check is graded again while there is time
-        session = Session(lambda: UserRunner(home, code, user=RUNNER_USER, core=core), text, filename,
-                          start_reference=lambda: ReferenceRunner(references.timed_functions(), core))
-        try:
-            results = grade(session, os.path.join(root, "source", "tests"))
-        finally:
-            session.close()
-            remove_files_of(user.pw_uid)
+        out, session = pipeline.grade_notebook(text, lambda: UserRunner(home, code, user=RUNNER_USER, core=core), core,
+                                               os.path.join(root, "source", "tests"), otter_config(root),
+                                               cleanup=lambda: remove_files_of(user.pw_uid))
         if not session.undecided or time.monotonic() - t0 > RETRY_BEFORE_S:
             break
     shutil.rmtree(os.path.dirname(home), ignore_errors=True)
     output = session.output()
-    out = gradescope_dict(results, otter_config(root))
     status = f"Graded in {time.monotonic() - t0:.1f} s ({session.env_note})."
     if session.fatal:
         status += f"\nThe notebook could not be graded: {session.fatal}"
     if session.undecided:
-        status += ("\nThe grader could not decide " + ", ".join(f"{q} {g}" for q, g, _ in session.undecided)
-                   + " (grader overloaded): those checks pay nothing now. Please ask for a regrade.")
+        status += (f"\nThe grader could not decide {pipeline.undecided(session)} (grader overloaded): "
+                   "those checks pay nothing now. Please ask for a regrade.")
     if session.leftover:
         status += f"\n{session.leftover} process(es) of the notebook outlived grading and were killed."
     out["output"] = status

@@ -32,6 +32,7 @@ from . import replies
 from .inputs import fresh_rng, step_inputs, timing_sizes
 from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
+from .verify import call_error, expect_results, remember
 
 
 def _quantile(values, fraction: float):
@@ -44,7 +45,6 @@ def _block(graded, proxy, runner, shapes, rng, deadline, verify, cpu: bool) -> t
     """``(costs, wall seconds)`` of ``TIMING_CALLS`` calls on ``runner``, each on fresh inputs: a
     call's cost is the processor time the runner's processes consumed during it (``cpu``), or its
     wall time. Raises ``wire.WireError`` (timeout, broken protocol) or CheckFailure (a wrong result)."""
-    from .checks import call_error, expect_results, remember
     seconds, walls = [], []
     for sizes in shapes:
         args = step_inputs(rng, sizes["n"], sizes["d"], sizes["h"], torch.float32)

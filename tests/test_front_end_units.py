@@ -1,0 +1,107 @@
+"""Unit tests of what reads submissions before any grading: the notebook reader, the review
+flags, and the normalized autograder zip."""
+
+import io
+import json
+import os
+import zipfile
+
+import pytest
+
+from autograder import dist
+from autograder.batch import review
+from autograder.judge.submission import NoNotebook, read_file, read_folder
+
+from conftest import ZIP
+
+NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def write_zip(path, entries):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return str(path)
+
+
+def test_a_notebook_and_an_export_zip_are_read_the_assignment_first(tmp_path):
+    (tmp_path / "a.ipynb").write_text(NB)
+    assert read_file(str(tmp_path / "a.ipynb")) == NB
+    path = write_zip(tmp_path / "export.zip", [("other.ipynb", "{}"), ("rnn_hidden_state.ipynb", NB), (".OTTER_LOG", b"\x80")])
+    assert read_file(path) == NB
+
+
+@pytest.mark.parametrize("entries, words", [
+    ([("x.txt", "hi")], "holds no notebook"),
+    ([("sub/rnn_hidden_state.ipynb", NB)], "holds no notebook"),
+    ([("rnn_hidden_state.ipynb", NB), ("rnn_hidden_state.ipynb", NB)], "two entries of the same name"),
+])
+def test_an_export_zip_without_one_clear_notebook_is_refused_with_a_reason(tmp_path, entries, words):
+    with pytest.raises(NoNotebook, match=words):
+        read_file(write_zip(tmp_path / "e.zip", entries))
+
+
+def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
+    (tmp_path / "real.ipynb").write_text(NB)
+    os.symlink(tmp_path / "real.ipynb", tmp_path / "link.ipynb")
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    (tmp_path / "notes.txt").write_text("hi")
+    for name, words in (("link.ipynb", "symbolic link"), ("broken.zip", "not a readable zip"),
+                        ("notes.txt", "not a notebook")):
+        with pytest.raises(NoNotebook, match=words):
+            read_file(str(tmp_path / name))
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(NoNotebook, match="no notebook found"):
+        read_folder(str(tmp_path / "sub"))
+
+
+@pytest.mark.parametrize("code, flag", [
+    ("exec('print(1)')", "code built at run time"),
+    ("x = getattr(torch, name)", "computed names"),
+    ("import autograder.runner.serve", "runner or judge"),
+    ("torch.matmul = lambda a, b: a", "replaces a library function"),
+    ("import os\nos.kill(1, 9)", "signal"),
+    ("%%bash\nls", None),
+])
+def test_review_flags_read_code_as_code(code, flag):
+    found = "; ".join(sorted(review.code_flags(code)))
+    assert (flag in found) if flag else found == "", found
+
+
+def test_review_skips_the_distributed_cells_and_flags_only_new_ones():
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "exec('1')"}
+    nb = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert review.notebook_flags(nb, baseline=frozenset({"exec('1')"})) == set()
+    assert review.notebook_flags(nb, baseline=frozenset()) != set()
+
+
+def test_otters_own_export_files_are_not_flagged(tmp_path):
+    path = write_zip(tmp_path / "e.zip", [("rnn_hidden_state.ipynb", NB), (".OTTER_LOG", b""),
+                                          ("__zip_filename__", "e.zip"), ("rnn_hidden_state.pdf", b"")])
+    assert review.zip_extras(path) == []
+    path = write_zip(tmp_path / "f.zip", [("rnn_hidden_state.ipynb", NB), ("evil.py", "")])
+    assert review.zip_extras(path) == ["evil.py"]
+
+
+def test_the_committed_zip_is_normalized():
+    with zipfile.ZipFile(io.BytesIO(ZIP.read_bytes())) as z:
+        names = z.namelist()
+        assert names == sorted(names) and "run_otter.py" not in names and not any("__pycache__" in n for n in names)
+        assert all(i.date_time == dist.ZIP_DATE for i in z.infolist())
+        assert {i.external_attr >> 16 for i in z.infolist()} <= {0o644, 0o755}
+        assert "autograder.judge.gradescope" in z.read("run_autograder").decode()
+        assert z.read("setup.sh").decode().endswith(dist.SETUP_RUNNER)
+
+
+def test_normalizing_replaces_otters_runner_and_fixes_dates():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("run_otter.py", "")
+        z.writestr("run_autograder", "#!/usr/bin/env bash\ncd /autograder/source\npython3 run_otter.py\n")
+        z.writestr("setup.sh", "apt-get install -y wget\n")
+        z.writestr("b/__pycache__/x.pyc", "")
+        z.writestr("a.py", "x = 1\n")
+    with zipfile.ZipFile(io.BytesIO(dist.normalize_zip(out.getvalue()))) as z:
+        assert z.namelist() == ["a.py", "run_autograder", "setup.sh"]
+        assert "run_otter" not in z.read("run_autograder").decode()
+        assert all(i.date_time == dist.ZIP_DATE for i in z.infolist())

@@ -1,0 +1,65 @@
+"""Unit tests of :mod:`autograder.judge.fused`: the product rule read from operator traces."""
+
+import pytest
+
+from autograder.judge import fused
+from autograder.judge.questions import GRADED, CheckFailure
+
+Q3, Q4 = GRADED["q3_fused"], GRADED["q4_rnn_forward"]
+STEP = {"n": 9, "d": 3, "h": 4}
+
+
+def attest(*ops, count=None, outside=()):
+    return {"ops": [list(op) for op in ops], "op_count": len(ops) if count is None else count, "outside": list(outside)}
+
+
+ONE = attest(("cat", [9, 7], None), ("cat", [7, 4], None), ("mm", [9, 4], 7))
+
+
+def test_one_product_of_inner_size_d_plus_h_passes_at_two_n():
+    note = fused.judge(Q3, [(STEP, ONE), (dict(STEP, n=300), ONE)])
+    assert "one matrix product with inner size d + h = 7" in note
+
+
+@pytest.mark.parametrize("ops, words", [
+    ([("mm", [9, 4], 3), ("mm", [9, 4], 4), ("add", [9, 4], None)], "separate form"),
+    ([("cat", [9, 7], None)], "no matrix product"),
+    ([("mm", [1, 4], 7)] * 9, r"a loop \(over rows or columns\) runs one per iteration"),
+    ([("mm", [9, 4], 7), ("mm", [9, 4], 4)], "expected exactly one"),
+])
+def test_every_other_product_pattern_fails_with_its_cause(ops, words):
+    with pytest.raises(CheckFailure, match=words):
+        fused.judge(Q3, [(STEP, attest(*ops))])
+
+
+def test_an_operator_count_that_grows_with_n_fails():
+    with pytest.raises(CheckFailure, match="grows with the number of rows"):
+        fused.judge(Q3, [(STEP, ONE), (dict(STEP, n=300), attest(*ONE["ops"], ("clone", [300, 4], None)))])
+
+
+def test_a_result_computed_outside_the_trace_fails_whatever_the_products():
+    with pytest.raises(CheckFailure, match="did not compute"):
+        fused.judge(Q3, [(STEP, attest(*ONE["ops"], outside=[0]))])
+
+
+def test_a_missing_trace_fails():
+    with pytest.raises(CheckFailure, match="did not report an operator trace"):
+        fused.judge(Q3, [(STEP, {"outside": []})])
+
+
+def test_the_sequence_rule_wants_one_fused_product_per_step_and_the_weight_built_once():
+    sizes = {"n": 5, "d": 3, "h": 4, "T": 3}
+    weight = ("cat", [7, 4], None)
+    step = [("cat", [5, 7], None), ("mm", [5, 4], 7), ("tanh", [5, 4], None)]
+    assert "3 fused products" in fused.judge(Q4, [(sizes, attest(weight, *step * 3))])
+    with pytest.raises(CheckFailure, match="built the concatenated weight .* 3 times"):
+        fused.judge(Q4, [(sizes, attest(*(op for _ in range(3) for op in (weight, *step))))])
+    with pytest.raises(CheckFailure, match="one fused product per step"):
+        fused.judge(Q4, [(sizes, attest(weight, *step * 2))])
+
+
+def test_judge_every_names_the_call_that_broke_the_rule():
+    calls = [(STEP, ONE, "values"), (dict(STEP, n=40), attest(("mm", [40, 4], 3), ("mm", [40, 4], 4)), "timed")]
+    with pytest.raises(CheckFailure, match="on a timed call"):
+        fused.judge_every(Q3, calls)
+    assert fused.judge_every(Q3, calls[:1]) == 1

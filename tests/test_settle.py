@@ -1,0 +1,88 @@
+"""Unit tests of :func:`autograder.judge.grade.settle`: hidden cases matched to the recorded
+outcomes by (question, group), gates applied by name, a mismatch said loudly."""
+
+import os
+import tempfile
+
+import pytest
+from otter.test_files import ExceptionTestFile
+from otter.test_files.abstract_test import TestCaseResult as CaseResult
+
+from autograder.batch.autograder_zip import unpack
+from autograder.judge.grade import GraderError, case_keys, settle
+from autograder.spec import QUESTIONS
+
+from conftest import ZIP
+
+
+@pytest.fixture(scope="module")
+def tests_dir():
+    with tempfile.TemporaryDirectory() as tmp:
+        yield unpack(str(ZIP), tmp)[0]
+
+
+def settled(tests_dir, question, outcomes, otter_passed=True):
+    path = os.path.join(tests_dir, f"{question}.py")
+    tf = ExceptionTestFile.from_file(path)
+    tf.test_case_results = [CaseResult(test_case=tc, message="", passed=otter_passed)
+                            for tc in tf.test_cases if tc.hidden]
+    settle(tf, case_keys(path), outcomes)
+    return {r.message.split(":")[0][2:]: r.passed for r in tf.test_case_results}
+
+
+def test_every_hidden_case_is_matched_to_its_group(tests_dir):
+    for question, q in QUESTIONS.items():
+        path = os.path.join(tests_dir, f"{question}.py")
+        assert sorted(case_keys(path).values()) == sorted((question, g) for g in q.groups)
+
+
+def test_all_recorded_passes_pay_every_group(tests_dir):
+    outcomes = {("q3_fused", g): (True, "ok") for g in QUESTIONS["q3_fused"].groups}
+    assert all(settled(tests_dir, "q3_fused", outcomes).values())
+
+
+def test_a_gate_that_failed_stops_the_groups_behind_it(tests_dir):
+    outcomes = {("q3_fused", g): (True, "ok") for g in QUESTIONS["q3_fused"].groups}
+    outcomes[("q3_fused", "timing")] = (False, "slow")
+    result = settled(tests_dir, "q3_fused", outcomes)
+    assert result == {"values": True, "inputs": True, "devices": True, "fused": False, "timing": False}
+    outcomes[("q3_fused", "values")] = (False, "wrong")
+    assert not any(settled(tests_dir, "q3_fused", outcomes).values())
+
+
+def test_a_case_with_no_recorded_outcome_fails(tests_dir):
+    outcomes = {("q2_separate", "values"): (True, "ok")}
+    assert settled(tests_dir, "q2_separate", outcomes) == {"values": True, "inputs": False, "devices": False}
+
+
+def test_a_case_otter_saw_fail_fails_whatever_was_recorded(tests_dir):
+    outcomes = {("q2_separate", g): (True, "ok") for g in QUESTIONS["q2_separate"].groups}
+    assert not any(settled(tests_dir, "q2_separate", outcomes, otter_passed=False).values())
+
+
+def test_a_case_that_is_not_a_spec_group_is_a_loud_grader_error(tests_dir, tmp_path):
+    source = open(os.path.join(tests_dir, "q2_separate.py")).read().replace("'values'", "'speed'")
+    path = tmp_path / "q2_separate.py"
+    path.write_text(source)
+    tf = ExceptionTestFile.from_file(str(path))
+    tf.test_case_results = [CaseResult(test_case=tc, message="", passed=True) for tc in tf.test_cases if tc.hidden]
+    with pytest.raises(GraderError, match="not one of the spec's check groups"):
+        settle(tf, case_keys(str(path)), {})
+
+
+@pytest.mark.parametrize("timing_passed", [True, False])
+def test_explain_reads_back_every_groups_verdict_from_otters_summary(tests_dir, timing_passed):
+    from autograder import explain
+    path = os.path.join(tests_dir, "q3_fused.py")
+    tf = ExceptionTestFile.from_file(path)
+    tf.test_case_results = [CaseResult(test_case=tc, message="", passed=True) for tc in tf.test_cases if tc.hidden]
+    outcomes = {("q3_fused", g): (True, f"fine {g}") for g in QUESTIONS["q3_fused"].groups}
+    outcomes[("q3_fused", "timing")] = (timing_passed, "took 2.10x the reference fused step (processor time, "
+                                        "median of 5 rounds of 15 calls, limit 15.0x)")
+    settle(tf, case_keys(path), outcomes)
+    found = explain.verdicts(tf.summary())
+    assert {g: p for g, (p, _) in found.items()} == {"values": True, "inputs": True, "devices": True,
+                                                    "fused": timing_passed, "timing": timing_passed}
+    assert found["inputs"][1] == "fine inputs"
+    assert explain.figures(found["timing"][1]) == [
+        "timing: 2.10x the reference fused step by processor time (median of 5 rounds of 15 calls); limit 15.0x"]
