@@ -28,9 +28,13 @@ TIMING_ROUNDS = 9
 #: ``MAX_STARVED_ROUNDS`` times; a verdict that cannot be reached is undecided, never a failure.
 STARVED_FACTOR = 40.0
 MAX_STARVED_ROUNDS = 9
-#: A timed block that runs out of the group's time while its side got less than this share of a
-#: processor was starved, not slow: undecided (graded again), never a failure.
-STARVED_SHARE = 0.2
+#: A check that runs out of its group's time while its runner's processes waited on a run queue
+#: for more than ``QUEUED_SHARE`` of that time, and (where the kernel accounts for the whole side)
+#: all its processes together got less than ``STARVED_SHARE`` of a processor, was starved by the
+#: machine, not slow: undecided (graded again), never a failure. A function that sleeps waits on
+#: no queue; a loop, or processes of its own crowding its core, use the processor it got.
+QUEUED_SHARE = 0.5
+STARVED_SHARE = 0.35
 
 #: Calls of each function per timing round (fresh inputs for every call).
 TIMING_CALLS = 15

@@ -1,6 +1,7 @@
 """``make dist``: build every generated file from the master notebook, deterministically.
 
-    solutions/rnn_hidden_state.ipynb  (master, Otter Assign format)
+    solutions/rnn_hidden_state.ipynb  (master, Otter Assign format) + autograder/spec.py (groups, points)
+      -> the hidden-test cells (generated, one per check group) and README.md's points table
       -> assignment/rnn_hidden_state.ipynb            student notebook (committed)
       -> autograder/rnn_hidden_state-autograder.zip   Gradescope autograder (committed)
       -> build/solution-submission.ipynb              the solution as a student would submit it
@@ -27,13 +28,16 @@ from pathlib import Path
 import nbformat
 
 from .config import FUSED_SLOWDOWN_LIMIT
+from .hidden_tests import with_hidden_tests, with_points_table
 from .paths import BUILD, EXAMPLES, MASTER, NAME, STUDENT, ZIP
 from .paths import REPO as ROOT
+from .spec import SpecError
 
 SOLUTION_SUBMISSION = BUILD / "solution-submission.ipynb"
 SOLUTION_RUN = BUILD / "solution-run"
 EXECUTED = ROOT / "solutions" / f"{NAME}-executed.ipynb"
 STAGE = BUILD / "assign"
+README = ROOT / "README.md"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -110,7 +114,7 @@ def run_assign(run_tests: bool) -> Path:
     """Run ``otter assign`` on a clean copy of the master; returns its dist folder."""
     shutil.rmtree(STAGE, ignore_errors=True)
     STAGE.mkdir(parents=True)
-    nbformat.write(with_public_checks(nbformat.read(MASTER, 4)), STAGE / MASTER.name)
+    nbformat.write(with_hidden_tests(with_public_checks(nbformat.read(MASTER, 4))), STAGE / MASTER.name)
     shutil.copy(ROOT / "autograder" / "requirements.txt", STAGE)
     (STAGE / "autograder").mkdir()
     for name in SHIPPED:
@@ -164,6 +168,7 @@ def generated_files(run_tests: bool = False) -> dict:
         EXAMPLES / "correct.ipynb": normalize_notebook(solution),
         EXAMPLES / "partly-wrong.ipynb": normalize_notebook(with_replacements(solution, PARTLY_WRONG)),
         EXAMPLES / "untouched.ipynb": student,
+        README: with_points_table(README.read_text(encoding="utf-8")),
     }
 
 
@@ -197,7 +202,10 @@ def main(argv=None) -> None:
     parser.add_argument("--run-tests", action="store_true", help="also run Otter Assign's own test run")
     parser.add_argument("--execute", action="store_true", help="also write the executed solution notebook")
     args = parser.parse_args(argv)
-    build(run_tests=args.run_tests)
+    try:
+        build(run_tests=args.run_tests)
+    except SpecError as error:
+        sys.exit(f"make dist: {error}")
     if args.execute:
         execute_solution()
 

@@ -124,6 +124,24 @@ class Runner:
         cannot account for all of them (the timing check then compares wall time)."""
         return None
 
+    def queue_wait(self):
+        """Seconds the runner's live processes (every thread) have waited on a run queue for a
+        processor, from ``/proc/<pid>/task/<tid>/schedstat``; None when none could be read."""
+        total, read = 0, False
+        for process in self.processes():
+            try:
+                tasks = os.listdir(f"/proc/{process.pid}/task")
+            except OSError:
+                continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{process.pid}/task/{task}/schedstat") as f:
+                        total += int(f.read().split()[1])
+                    read = True
+                except (OSError, ValueError, IndexError):
+                    pass
+        return total / 1e9 if read else None
+
     def pause(self) -> None:
         """Stop every process of the runner, and wait (up to a second) until each is really
         stopped: a process inside a long system call takes the signal only when it returns.

@@ -9,9 +9,9 @@ A notebook that cannot run at all is a *fatal* condition: every check then fails
 import time
 
 from .. import spec, wire
-from ..config import CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S
+from ..config import CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S, QUEUED_SHARE, STARVED_SHARE
 from . import replies
-from .questions import CheckFailure
+from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
 
 
@@ -75,6 +75,8 @@ class Session:
         if set(ready.names) != set(spec.GRADED_NAMES):
             self._fail_start("the runner's answer about the notebook's names was malformed")
         self.names = ready.names
+        if getattr(self, "group_deadline", None) is not None:  # the notebook had its own limit: the
+            self.start_group()                                 # group's calls get their whole time
         return runner
 
     def _death(self, error) -> str:
@@ -119,24 +121,52 @@ class Session:
     def start_group(self) -> None:
         """A check group begins: all its calls together get ``CHECK_TIME_LIMIT_S``."""
         self.group_deadline = time.monotonic() + CHECK_TIME_LIMIT_S
+        self._mark = None  # taken at the group's first request to its runner
 
     def request(self, header: dict, blobs=(), timeout: float = CHECK_TIME_LIMIT_S, runner=None) -> tuple:
         runner = runner or self.ensure()
         deadline = getattr(self, "group_deadline", None)
         if deadline is not None:
             timeout = min(timeout, deadline - time.monotonic())
+        if getattr(self, "_mark", None) is None or self._mark[0] is not runner:
+            self._mark = (runner, self.mark(runner))
         try:
             if timeout <= 0:
                 raise wire.WireTimeout("the group's time is up")
             return runner.channel.request(header, blobs, timeout)
         except wire.WireTimeout:
+            starved = self.starved(runner, self._mark[1])
             self.stop()
+            if starved:
+                raise UndecidedFailure(f"the machine was too busy to run the check ({starved}): it is undecided, pays "
+                                       "nothing now and is graded again") from None
             raise RunnerFailure(f"the check did not finish within {CHECK_TIME_LIMIT_S:.0f} s: the function hangs "
                                 "or is far too slow (an endless loop, a sleep, a huge allocation?)") from None
         except (wire.WireError, OSError) as error:
             self.stop()
             raise RunnerFailure(self._death(error) if isinstance(error, wire.WireClosed)
                                 else f"the runner broke the grading protocol ({error})") from None
+
+    @staticmethod
+    def mark(runner) -> tuple:
+        """What :meth:`starved` compares against: (time, run-queue wait, processor time) now."""
+        return time.monotonic(), runner.queue_wait(), runner.cpu_time()
+
+    @staticmethod
+    def starved(runner, mark: tuple) -> str:
+        """Why a call that ran out of time since ``mark`` was starved by the machine, or "" when
+        it was the function's own doing: its processes waited on a run queue for more than
+        ``QUEUED_SHARE`` of the time, and (where the kernel accounts for the whole side) all of
+        them together got less than ``STARVED_SHARE`` of a processor."""
+        started, waited, used = mark
+        now = runner.queue_wait()
+        if waited is None or now is None:
+            return ""
+        elapsed, queued = time.monotonic() - started, now - waited
+        ran = (runner.cpu_time() or 0.0) - used if used is not None else 0.0
+        if queued > QUEUED_SHARE * elapsed and ran < STARVED_SHARE * elapsed:
+            return f"in {elapsed:.1f} s the runner waited {queued:.1f} s for a processor and ran {ran:.1f} s"
+        return ""
 
     def value(self, name: str) -> dict:
         self.ensure()

@@ -23,7 +23,6 @@ from ..config import (
     MAX_STARVED_ROUNDS,
     REFERENCE_BLOCK_LIMIT_S,
     STARVED_FACTOR,
-    STARVED_SHARE,
     TIMING_CALLS,
     TIMING_ROUNDS,
     WALL_GUARD,
@@ -76,18 +75,15 @@ def _student_block(graded, proxy, shapes, rng, deadline, cpu) -> tuple:
     """The student's calls, within the group's deadline; any failure retires the runner."""
     session = proxy.session
     runner = session.ensure()
-    started, used = time.monotonic(), runner.cpu_time() if cpu else None
+    mark = session.mark(runner)
     try:
         return _block(graded, proxy, runner, shapes, rng, deadline, verify=True, cpu=cpu)
-    except wire.WireTimeout:
-        if cpu:  # out of time: the function's own slowness, or a machine too busy to run it?
-            ran = (runner.cpu_time() or used) - used
-            if ran < STARVED_SHARE * (time.monotonic() - started):
-                session.stop()
-                raise UndecidedFailure(f"the machine was too busy to time {graded.function} (it ran {ran:.2f} s "
-                                       "of processor time in its block); the timing check is undecided: it pays "
-                                       "nothing now and is graded again") from None
+    except wire.WireTimeout:  # out of time: the function's own slowness, or a machine too busy to run it?
+        starved = session.starved(runner, mark)
         session.stop()
+        if starved:
+            raise UndecidedFailure(f"the machine was too busy to time {graded.function} ({starved}); the timing "
+                                   "check is undecided: it pays nothing now and is graded again") from None
         raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed") from None
     except (wire.WireError, OSError) as error:
         session.stop()
