@@ -345,3 +345,72 @@ def test_gradescope_path_resists_the_worst(solution_nb, tmp_path):
     assert by_name["q3_fused"] <= most and by_name["q2_separate"] == FULL["q2_separate"], results
     assert not os.path.exists(PWNED)
     assert "WROTE" not in done.stdout and "READ /autograder" not in done.stdout
+
+
+#: red team round 5: SysV shared memory outlives the runner and stays charged to the sandbox's
+#: memory cgroup; filled to the cap, it would starve the next submission's runner
+LEAVES_SHARED_MEMORY = """import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.restype, libc.shmget.argtypes = ctypes.c_int, [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+libc.shmat.restype, libc.shmat.argtypes = ctypes.c_void_p, [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+left = 0
+for _ in range(400):
+    segment = libc.shmget(0, 32 << 20, 0o1000 | 0o600)
+    if segment < 0:
+        break
+    pid = os.fork()
+    if pid == 0:
+        with open('/proc/self/oom_score_adj', 'w') as f:
+            f.write('1000')
+        ctypes.memset(libc.shmat(segment, None, 0), 1, 32 << 20)
+        os._exit(0)
+    if os.waitpid(pid, 0)[1] != 0:
+        break
+    left += 32
+print('left', left, 'MB of shared memory behind')
+"""
+
+#: red team round 5: processes in sessions of their own, moved to every other core, to crowd a
+#: neighbour's judge and runner while this notebook is graded
+CROWDS_OTHER_CORES = """import os, time
+others = set(range(os.cpu_count())) - os.sched_getaffinity(0) or os.sched_getaffinity(0)
+for _ in range(100):
+    try:
+        if os.fork() == 0:
+            try:
+                os.setsid()
+                os.sched_setaffinity(0, others)
+            except OSError:
+                pass
+            while True:
+                pass
+    except OSError:
+        break
+time.sleep(15)
+"""
+
+
+def attacker_and_classmates(solution_nb, folder, code, classmates):
+    nb = nbformat.from_dict(solution_nb)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    nbformat.write(nb, folder / "a-attacker.ipynb")  # graded first
+    for name in classmates:
+        nbformat.write(solution_nb, folder / f"{name}.ipynb")
+
+
+def test_memory_left_behind_never_costs_the_next_submission(solution_nb, tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    attacker_and_classmates(solution_nb, folder, LEAVES_SHARED_MEMORY, ["b-honest", "c-honest"])
+    _, book = grade(folder, tmp_path / "out", "--workers", "1")
+    for name in ("b-honest.ipynb", "c-honest.ipynb"):
+        assert (book.loc[name, "total_points_earned"], status(book, name)) == (TOTAL, "graded"), book.loc[name].to_dict()
+
+
+def test_processes_crowding_other_cores_never_cost_a_classmate(solution_nb, tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    attacker_and_classmates(solution_nb, folder, CROWDS_OTHER_CORES, ["b-honest", "c-honest", "d-honest"])
+    _, book = grade(folder, tmp_path / "out", "--workers", "2")
+    for name in ("b-honest.ipynb", "c-honest.ipynb", "d-honest.ipynb"):  # an undecided row is graded again
+        assert (book.loc[name, "total_points_earned"], status(book, name)) == (TOTAL, "graded"), book.loc[name].to_dict()

@@ -24,6 +24,9 @@ _WORKER = {}
 
 #: memory the sandbox may hold besides its runner's limit (the warm zygote, tmpfs pages)
 SANDBOX_EXTRA_MB = 2048
+#: memory a sandbox may still hold after a submission, beyond what it held when it was ready; more
+#: (SysV shared memory, files left in its tmpfs) and it is replaced before the next submission
+LEFTOVER_MEMORY_MB = 256
 
 #: the status of a row with a check the grader could not decide: it is graded again
 NEEDS_REGRADE = "needs-regrade"
@@ -54,12 +57,27 @@ def _sandbox(memory_mb: int) -> Sandbox:
     if _WORKER["cgroup"]:
         _WORKER["cgroup"].remove()
     cgroup = cgroups.create(os.path.basename(_WORKER["scratch"]) + f"-{time.monotonic_ns()}", sandboxing.MAX_PIDS,
-                            memory_mb + SANDBOX_EXTRA_MB)
+                            memory_mb + SANDBOX_EXTRA_MB, cpus={_WORKER["core"]})
     _WORKER["cgroup"] = cgroup
     box = Sandbox(sandboxing.command(_WORKER["code"]), _WORKER["scratch"], _WORKER["core"], cgroup=cgroup)
     box.wait_ready()
     _WORKER["sandbox"] = box
+    _WORKER["ready_memory"] = cgroup.memory_bytes() if cgroup else None
     return box
+
+
+def _check_leftover_memory() -> None:
+    """A sandbox still holding memory its submission left behind is replaced (its tmpfs and its
+    IPC namespace go with it), so that memory can never crowd the next submission's runner."""
+    box, ready = _WORKER.get("sandbox"), _WORKER.get("ready_memory")
+    if box is None or ready is None or box.cgroup is None:
+        return
+    try:
+        held = box.cgroup.memory_bytes()
+    except (OSError, ValueError):
+        held = None
+    if held is None or held > ready + (LEFTOVER_MEMORY_MB << 20):
+        box.tainted = True
 
 
 def close() -> None:
@@ -87,6 +105,8 @@ def _remove_jobs() -> None:
     for leftover in os.listdir(_WORKER["scratch"]):
         if leftover.startswith("job-"):
             shutil.rmtree(os.path.join(_WORKER["scratch"], leftover), ignore_errors=True)
+    if not _WORKER["unsafe"]:
+        _check_leftover_memory()
 
 
 def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
@@ -99,10 +119,13 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
     try:
         out, session = pipeline.grade_notebook(text, functools.partial(_start_runner, memory_mb), _WORKER["core"],
                                                _WORKER["tests"], _WORKER["config"], notebook_limit, _remove_jobs)
-    except RunnerFailure as error:  # the sandbox itself failed: nothing was graded
-        return {"status": f"error: {error}", "results": None, "output": "", "seconds": 0.0}
+    except RunnerFailure as error:  # the sandbox itself failed: the grader's problem, graded again
+        return {"status": f"{NEEDS_REGRADE}: the grader failed ({error})", "results": None, "output": "",
+                "seconds": 0.0}
     status = "graded" if not session.fatal else f"error: {session.fatal}"
-    if session.undecided:
+    if session.grader_fault:  # the grader's own failure: graded again, never a zero
+        status = f"{NEEDS_REGRADE}: {session.fatal}"
+    elif session.undecided:
         status = f"{NEEDS_REGRADE}: the grader could not decide {pipeline.undecided(session)}"
     if _WORKER["unsafe"]:
         status += " (unsafe: no sandbox)"

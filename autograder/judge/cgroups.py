@@ -8,7 +8,12 @@ the kernel knows every process of a submission however fast it forks and exits:
   included (the timing check compares it, not wall time, so load and neighbours cannot move it);
 - ``kill()`` freezes, SIGKILLs every process but the listed infrastructure, thaws, and waits;
 - ``pids.max`` caps how many there may be at once, and the memory controller how much memory
-  they may hold together (a submission cannot starve the machine with many processes).
+  they may hold together (a submission cannot starve the machine with many processes);
+- the cpuset controller keeps every process of the group on the worker's own core (no process of a
+  submission can move to a neighbour's core and crowd it), and the cpu controller schedules the
+  group as one: however many processes it starts, together they get one share of that core;
+- ``memory_bytes()`` is what the group still holds: memory charged to it that outlives its
+  processes (SysV shared memory, files in its tmpfs) shows there, and the sandbox is replaced.
 
 cgroup v1 (a hierarchy per controller: ``pids``, ``freezer``, ``cpuacct``) and v2 (one unified
 hierarchy: ``cgroup.freeze``, ``cpu.stat``) are both supported; :func:`create` returns None
@@ -20,7 +25,8 @@ import signal
 import time
 
 ROOT = "/sys/fs/cgroup"
-V1 = {"pids": "pids", "freezer": "freezer", "cpuacct": "cpuacct", "memory": "memory"}
+V1 = {"pids": "pids", "freezer": "freezer", "cpuacct": "cpuacct", "memory": "memory", "cpu": "cpu",
+      "cpuset": "cpuset"}
 
 
 class Cgroup:
@@ -56,6 +62,10 @@ class Cgroup:
             stat = dict(line.split() for line in self._read("", "cpu.stat").splitlines())
             return int(stat["usage_usec"]) * 1000
         return int(self._read("cpuacct", "cpuacct.usage"))
+
+    def memory_bytes(self) -> int:
+        """Memory charged to the group now (its processes', and what outlives them)."""
+        return int(self._read("memory", "memory.current" if self.v2 else "memory.usage_in_bytes"))
 
     def freeze(self, timeout: float = 2.0) -> bool:
         """Freeze every process of the group; True once the kernel says all are frozen."""
@@ -114,15 +124,15 @@ class Cgroup:
                     time.sleep(0.01)
 
 
-def create(name: str, max_pids: int, max_memory_mb: int = None) -> "Cgroup | None":
+def create(name: str, max_pids: int, max_memory_mb: int = None, cpus=None) -> "Cgroup | None":
     """A fresh group named ``name`` with its process cap (and memory cap: every process of it
-    together), or None where none can be made."""
+    together; and the only cores its processes may run on), or None where none can be made."""
     if os.getuid() != 0:
         return None
     made = []
     try:
         if os.path.exists(os.path.join(ROOT, "cgroup.controllers")):  # v2
-            for controller in ("pids", "cpu", "memory"):
+            for controller in ("pids", "cpu", "memory", "cpuset"):
                 with open(os.path.join(ROOT, "cgroup.subtree_control"), "w") as f:
                     f.write(f"+{controller}")
             path = os.path.join(ROOT, name)
@@ -137,11 +147,17 @@ def create(name: str, max_pids: int, max_memory_mb: int = None) -> "Cgroup | Non
                 made.append(path)
                 paths[controller] = path
             group = Cgroup(paths, v2=False)
+        if cpus is not None:  # v1 wants the memory nodes too before a process may join
+            if not group.v2:
+                with open(os.path.join(ROOT, V1["cpuset"], "cpuset.mems")) as f:
+                    group._write("cpuset", "cpuset.mems", f.read().strip())
+            group._write("cpuset", "cpuset.cpus", ",".join(str(c) for c in sorted(cpus)))
         group._write("pids", "pids.max", str(max_pids))
         if max_memory_mb:
             group._write("memory", "memory.max" if group.v2 else "memory.limit_in_bytes", str(max_memory_mb << 20))
         group.cpu_ns()
         group.frozen()
+        group.memory_bytes()
         return group
     except (OSError, KeyError, ValueError):
         for path in made:

@@ -26,6 +26,7 @@ class Session:
         self.runner = None
         self.names = {}
         self.fatal = None
+        self.grader_fault = False  # the fatal condition is the grader's (a runner that could not start)
         self.outputs = []
         self.outcomes = {}      # (question, group) -> (passed, message)
         self.undecided = []     # [(question, group, why)]: checks the grader could not decide
@@ -39,15 +40,16 @@ class Session:
     def ensure(self):
         """The running runner, started (and the notebook run) if needed; raises CheckFailure."""
         if self.fatal:
-            raise CheckFailure(self.fatal)
+            raise (UndecidedFailure if self.grader_fault else CheckFailure)(self.fatal)
         if self.runner is not None:
             return self.runner
         self.starts += 1
         try:
             runner = self.start_runner()
         except (OSError, RunnerFailure) as error:
-            self.fatal = f"error: the grader could not start a runner ({error}); grade this submission again"
-            raise CheckFailure(self.fatal) from None
+            self.fatal = f"the grader could not start a runner ({error}); grade this submission again"
+            self.grader_fault = True
+            raise UndecidedFailure(self.fatal) from None
         self.runner = runner
         try:
             hello, _ = runner.channel.recv(self.notebook_limit)
@@ -55,9 +57,10 @@ class Session:
             self.stop()
             if self.starts < 3:  # a sandbox an earlier submission broke is replaced: try again
                 return self.ensure()
-            self.fatal = ("error: the grader could not start its runner (can the runner's user read the Python "
+            self.fatal = ("the grader could not start its runner (can the runner's user read the Python "
                           f"environment? see setup.sh): {error}. Please tell your instructor; grade it again.")
-            raise CheckFailure(self.fatal) from None
+            self.grader_fault = True
+            raise UndecidedFailure(self.fatal) from None
         try:
             hello = replies.convert(hello, replies.Hello)
             self.env_note = f"runner: Python {hello.python[:20]}, torch {hello.torch[:40]}"
