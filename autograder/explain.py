@@ -21,12 +21,9 @@ from .batch.report import submission_dir
 from .paths import ZIP
 from .spec import QUESTIONS
 
-#: one check group's verdict in a question's output: "✅ values: message" (messages may run on); when
-#: every case passed, Otter prints only each case's success message: "q3_fused - 2 message: values: ..."
-VERDICT = re.compile(r"^\s*(✅|❌) (\w+): ", re.M)
-ALL_PASSED = re.compile(r"^\s*\S+ - \d+ message: (\w+): ", re.M)
-#: Otter's header of each case in a question's output
-CASE_HEADER = re.compile(r"^\s*\S+ - \d+ (?:result|message):", re.M)
+#: one check group's line in a question's output (:func:`autograder.judge.grade.check_lines`):
+#: "✅ values 3/3: message" (a message may run on over several lines)
+VERDICT = re.compile(r"^(✅|❌) (\w+) [\d.]+/[\d.]+: ", re.M)
 #: the figures the judge writes into its messages
 FIGURES = (
     (re.compile(r"([\d.]+)x the reference fused step \(([^,]+), median of (\d+) rounds of (\d+) calls, limit ([\d.]+)x\)"),
@@ -38,14 +35,12 @@ FIGURES = (
 
 def verdicts(output: str) -> dict:
     """``{group: (passed, message)}`` read from one question's output in results.json."""
-    every = "All test cases passed!" in output
-    found = list((ALL_PASSED if every else VERDICT).finditer(output))
+    found = list(VERDICT.finditer(output))
     out = {}
     for i, match in enumerate(found):
         end = found[i + 1].start() if i + 1 < len(found) else len(output)
-        text = CASE_HEADER.split(output[match.end():end])[0]
-        group, passed = (match.group(1), True) if every else (match.group(2), match.group(1) == "✅")
-        out[group] = (passed, "\n".join(line.strip() for line in text.strip().splitlines()))
+        text = output[match.end():end]
+        out[match.group(2)] = (match.group(1) == "✅", "\n".join(line.strip() for line in text.strip().splitlines()))
     return out
 
 

@@ -105,3 +105,12 @@ def test_normalizing_replaces_otters_runner_and_fixes_dates():
         assert z.namelist() == ["a.py", "run_autograder", "setup.sh"]
         assert "run_otter" not in z.read("run_autograder").decode()
         assert all(i.date_time == dist.ZIP_DATE for i in z.infolist())
+
+
+def test_output_txt_has_no_terminal_colour_codes(tmp_path):
+    from autograder.batch.report import submission_dir, write_submission
+    row = {"total_points_earned": 0.0, "grading_status": "graded", "q1_shapes": 0.0}
+    write_submission(str(tmp_path), "a.ipynb", {"status": "graded", "results": None,
+                                                 "output": "\x1b[0;31mValueError\x1b[0m: bad\n"},
+                     row, ["q1_shapes"], {"q1_shapes": 2})
+    assert (tmp_path / submission_dir("", "a.ipynb") / "output.txt").read_text() == "ValueError: bad\n"

@@ -5,7 +5,7 @@ import pytest
 
 from autograder.bench import gradescope_layout
 
-from conftest import FULL
+from conftest import FULL, GROUP_POINTS, PARTLY_WRONG
 
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
@@ -58,9 +58,13 @@ def test_partly_wrong_notebook_gets_its_points_and_says_why(tmp_path):
     sub.mkdir()
     shutil.copy(ROOT / "examples" / "submissions" / "partly-wrong.ipynb", sub / "rnn_hidden_state.ipynb")
     results, _, done = gradescope_layout.run(tmp_path, sub / "rnn_hidden_state.ipynb")
-    assert scores(results) == {"q1_shapes": 2, "q2_separate": 5, "q3_fused": 6, "q4_rnn_forward": 6}
+    assert scores(results) == PARTLY_WRONG
     q3 = next(t for t in results["tests"] if t["name"] == "q3_fused")["output"]
     assert "separate form" in q3
+    lines = q3.splitlines()  # one line per check, with its points, as a student reads it
+    values, fused = GROUP_POINTS[("q3_fused", "values")], GROUP_POINTS[("q3_fused", "fused")]
+    assert lines[0].startswith(f"✅ values {values}/{values}: ") and any(line.startswith(f"❌ fused 0/{fused}: ") for line in lines)
+    assert " - 2 " not in q3 and "result:" not in q3
 
 
 def test_validator_rejects_a_malformed_result():

@@ -65,6 +65,10 @@ def disruptive(port):
         "fills-the-disk": ("import os\ntry:\n    for i in range(10000):\n        with open(f'fill-{i}', 'wb') as f:\n"
                            "            f.write(b'x' * (32 << 20))\nexcept OSError as e:\n    print('disk full:', e)"),
         "opens-a-connection": f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'{MARK}')\nexcept OSError as e:\n    print(e)",
+        # red team round 6: the host's kernel settings, written from the sandbox (the same value back)
+        "writes-kernel-settings": ("for p in ['/proc/sys/fs/lease-break-time', '/proc/sys/kernel/core_pattern']:\n"
+                                   "    try:\n        old = open(p).read()\n        open(p, 'w').write(old)\n"
+                                   "        print('WROTE', p)\n    except OSError as e:\n        print('refused', p, e)"),
         "writes-outside": "\n".join(f"try:\n    open({p!r}, 'w').write('x')\nexcept OSError as e:\n    print(e)" for p in OUTSIDE),
         "reads-the-answers": ("import os\nfor p in [" + repr(str(ROOT / "solutions" / "rnn_hidden_state.ipynb")) + ", "
                               + repr(str(ROOT / "autograder" / "judge" / "references.py")) + "]:\n"
@@ -217,7 +221,7 @@ def test_fatal_submissions_get_a_row_saying_what_happened(hostile_batch, name, e
 
 @pytest.mark.parametrize("name", ["calls-sys-exit.ipynb", "spawns-processes.ipynb", "floods-stdout.ipynb",
                                   "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb",
-                                  "fills-the-disk.ipynb", "stops-its-zygote.ipynb", "leaves-a-deep-tree.ipynb", "reads-the-answers.ipynb",
+                                  "fills-the-disk.ipynb", "stops-its-zygote.ipynb", "writes-kernel-settings.ipynb", "leaves-a-deep-tree.ipynb", "reads-the-answers.ipynb",
                                   "forks-many.ipynb"])
 def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
     book, _, _, _ = hostile_batch
@@ -255,6 +259,12 @@ def test_output_is_kept_up_to_two_megabytes(hostile_batch):
     book, _, _, done = hostile_batch
     output = (Path(submission_dir(hostile_batch_output(done), "floods-stdout.ipynb")) / "output.txt").read_text()
     assert 2 << 20 <= len(output.encode()) <= (2 << 20) + 1000 and output.endswith("[output truncated]\n")
+
+
+def test_the_hosts_kernel_settings_cannot_be_written_from_the_sandbox(hostile_batch):
+    _, _, _, done = hostile_batch
+    output = (Path(submission_dir(hostile_batch_output(done), "writes-kernel-settings.ipynb")) / "output.txt").read_text()
+    assert output.count("refused") == 2 and "WROTE" not in output, output[-2000:]
 
 
 def test_the_answers_are_not_on_the_runners_filesystem(hostile_batch):

@@ -9,10 +9,10 @@ from otter.test_files import ExceptionTestFile
 from otter.test_files.abstract_test import TestCaseResult as CaseResult
 
 from autograder.batch.autograder_zip import unpack
-from autograder.judge.grade import GraderError, case_keys, settle
+from autograder.judge.grade import GraderError, case_keys, check_lines, settle
 from autograder.spec import QUESTIONS
 
-from conftest import ZIP
+from conftest import GROUP_POINTS, ZIP
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_a_case_that_is_not_a_spec_group_is_a_loud_grader_error(tests_dir, tmp_p
 
 
 @pytest.mark.parametrize("timing_passed", [True, False])
-def test_explain_reads_back_every_groups_verdict_from_otters_summary(tests_dir, timing_passed):
+def test_the_output_is_one_line_per_check_with_its_points_and_explain_reads_it_back(tests_dir, timing_passed):
     from autograder import explain
     path = os.path.join(tests_dir, "q3_fused.py")
     tf = ExceptionTestFile.from_file(path)
@@ -80,7 +80,13 @@ def test_explain_reads_back_every_groups_verdict_from_otters_summary(tests_dir, 
     outcomes[("q3_fused", "timing")] = (timing_passed, "took 2.10x the reference fused step (processor time, "
                                         "median of 5 rounds of 15 calls, limit 15.0x)")
     settle(tf, case_keys(path), outcomes)
-    found = explain.verdicts(tf.summary())
+    output = check_lines(tf)
+    assert len(output.splitlines()) == len(QUESTIONS["q3_fused"].groups) and " - " not in output  # no Otter numbering
+    values, fused = GROUP_POINTS[("q3_fused", "values")], GROUP_POINTS[("q3_fused", "fused")]
+    assert output.splitlines()[0] == f"✅ values {values}/{values}: fine values"
+    assert (f"✅ fused {fused}/{fused}: fine fused" if timing_passed
+            else f"❌ fused 0/{fused}: fine fused; but this group counts") in output
+    found = explain.verdicts(output)
     assert {g: p for g, (p, _) in found.items()} == {"values": True, "inputs": True, "devices": True,
                                                     "fused": timing_passed, "timing": timing_passed}
     assert found["inputs"][1] == "fine inputs"

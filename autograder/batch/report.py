@@ -15,6 +15,8 @@ from .escape import markdown, shown  # noqa: E402
 
 #: every submission's folder lies in here, apart from the grader's own files
 SUBMISSIONS_DIR = "submissions"
+#: terminal escape sequences (IPython colours tracebacks): output.txt is read in an editor
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
 def folder_of(key: str) -> str:
@@ -83,6 +85,6 @@ def write_submission(output: str, key: str, answer: dict, row: dict, questions, 
     with open(os.path.join(folder, "results.json"), "w", encoding="utf-8") as f:
         json.dump(answer.get("results") or {"status": answer["status"]}, f, indent=1, ensure_ascii=False)
     with open(os.path.join(folder, "output.txt"), "w", encoding="utf-8") as f:
-        f.write(answer.get("output", ""))
+        f.write(ANSI.sub("", answer.get("output", "")))
     with open(os.path.join(folder, "feedback.txt"), "w", encoding="utf-8") as f:
         f.write(feedback_text(key, row, answer.get("results"), questions, points))

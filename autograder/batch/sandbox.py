@@ -4,7 +4,10 @@ The sandbox sees, read-only, only what Python needs: system libraries (``/usr`` 
 links into it), the interpreter's installation, the virtual environment, and a copy of the
 runner's own modules (not the repository: no solution, no hidden test, no reference). Its root
 is read-only; its only writable places are two size-capped tmpfs, ``/scratch`` and ``/dev/shm``. It has its own user namespace (uid 65534, no
-capabilities), pid, network, IPC, UTS and cgroup namespaces, and dies with the judge.
+capabilities), pid, network, IPC, UTS and cgroup namespaces, and dies with the judge. Its
+``/proc`` is read-only: when the grader runs as root, the sandbox's uid maps to the host's uid 0
+(without capabilities), and the kernel lets uid 0 write most of ``/proc/sys``: a red-team
+notebook changed a host sysctl that way (``kernel.core_pattern`` was writable too).
 """
 
 import functools
@@ -53,7 +56,7 @@ def command(code_dir: str) -> list:
     return ["bwrap", "--unshare-user", "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid), "--unshare-pid",
             "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
             "--die-with-parent", "--new-session", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
-            "--setenv", "LANG", "C.UTF-8", "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+            "--setenv", "LANG", "C.UTF-8", "--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
             "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH,
             *_system_binds(), *binds, "--ro-bind", code_dir, CODE_MOUNT,
             "--remount-ro", "/", "--chdir", SCRATCH, "--setenv", "PYTHONPATH", CODE_MOUNT, "--setenv", "HOME", SCRATCH,

@@ -148,9 +148,26 @@ def grade(session, tests_dir: str) -> GradingResults:
     return GradingResults(files)
 
 
+def check_lines(tf) -> str:
+    """A question's output as a student reads it: one line per check group, with its points,
+    in the order the groups ran (no test-file numbering, nothing said twice)."""
+    lines = []
+    for result in tf.test_case_results:
+        mark, _, rest = result.message.partition(" ")
+        group, _, message = rest.partition(": ")
+        points = result.test_case.points
+        lines.append(f"{mark} {group} {points if result.passed else 0:g}/{points:g}: {message}")
+    return "\n".join(lines)
+
+
 def gradescope_dict(results: GradingResults, config) -> dict:
-    """Otter's results.json, without its "Public Tests" summary: public checks run in the
-    student's kernel, not in the judge, so the judge has nothing to say about them."""
+    """Otter's results.json with each question's output rewritten as :func:`check_lines`, and
+    without its "Public Tests" summary: public checks run in the student's kernel, not in the
+    judge, so the judge has nothing to say about them."""
     out = results.to_gradescope_dict(config)
     out["tests"] = [t for t in out["tests"] if t.get("name") != "Public Tests"]
+    for test in out["tests"]:
+        tf = results.results.get(test.get("name"))
+        if tf is not None:
+            test["output"] = check_lines(tf)
     return out
