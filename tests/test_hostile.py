@@ -69,6 +69,11 @@ def disruptive(port):
         "writes-kernel-settings": ("for p in ['/proc/sys/fs/lease-break-time', '/proc/sys/kernel/core_pattern']:\n"
                                    "    try:\n        old = open(p).read()\n        open(p, 'w').write(old)\n"
                                    "        print('WROTE', p)\n    except OSError as e:\n        print('refused', p, e)"),
+        # red team round 7: bubblewrap's init (pid 1) was traceable, taken over, and outlived the submission
+        "traces-the-sandbox-init": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                                    "for pid in (1, os.getppid()):\n"
+                                    "    if libc.ptrace(16, pid, 0, 0) == 0:\n        print('ATTACHED', pid)\n"
+                                    "    else:\n        print('refused', pid, ctypes.get_errno())"),
         "writes-outside": "\n".join(f"try:\n    open({p!r}, 'w').write('x')\nexcept OSError as e:\n    print(e)" for p in OUTSIDE),
         "reads-the-answers": ("import os\nfor p in [" + repr(str(ROOT / "solutions" / "rnn_hidden_state.ipynb")) + ", "
                               + repr(str(ROOT / "autograder" / "judge" / "references.py")) + "]:\n"
@@ -221,7 +226,8 @@ def test_fatal_submissions_get_a_row_saying_what_happened(hostile_batch, name, e
 
 @pytest.mark.parametrize("name", ["calls-sys-exit.ipynb", "spawns-processes.ipynb", "floods-stdout.ipynb",
                                   "opens-a-connection.ipynb", "writes-outside.ipynb", "eats-memory.ipynb",
-                                  "fills-the-disk.ipynb", "stops-its-zygote.ipynb", "writes-kernel-settings.ipynb", "leaves-a-deep-tree.ipynb", "reads-the-answers.ipynb",
+                                  "fills-the-disk.ipynb", "stops-its-zygote.ipynb", "writes-kernel-settings.ipynb",
+                                  "traces-the-sandbox-init.ipynb", "leaves-a-deep-tree.ipynb", "reads-the-answers.ipynb",
                                   "forks-many.ipynb"])
 def test_survivable_hostility_is_graded_on_its_answers(hostile_batch, name):
     book, _, _, _ = hostile_batch
@@ -265,6 +271,12 @@ def test_the_hosts_kernel_settings_cannot_be_written_from_the_sandbox(hostile_ba
     _, _, _, done = hostile_batch
     output = (Path(submission_dir(hostile_batch_output(done), "writes-kernel-settings.ipynb")) / "output.txt").read_text()
     assert output.count("refused") == 2 and "WROTE" not in output, output[-2000:]
+
+
+def test_no_process_of_the_sandbox_can_be_traced(hostile_batch):
+    _, _, _, done = hostile_batch
+    output = (Path(submission_dir(hostile_batch_output(done), "traces-the-sandbox-init.ipynb")) / "output.txt").read_text()
+    assert output.count("refused") == 2 and "ATTACHED" not in output, output[-2000:]
 
 
 def test_the_answers_are_not_on_the_runners_filesystem(hostile_batch):

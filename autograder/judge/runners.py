@@ -27,7 +27,7 @@ except ImportError:  # make gpu-check runs with torch alone; its local runners n
     psutil = None
 
 from .. import wire
-from ..config import MAX_LOG_BYTES, RUNNER_MAX_PROCESSES
+from ..config import MAX_LOG_BYTES, RUNNER_FILE_MB, RUNNER_MAX_PROCESSES
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -364,7 +364,13 @@ class Sandbox:
                  scratch_inside: str = "/scratch"):
         self.scratch, self.core, self.cgroup = scratch, core, cgroup
         self.tainted = False  # a runner's process outlived its kill: never reuse this sandbox
-        preexec_fn = cgroup.join if cgroup else None
+
+        def preexec_fn():
+            if cgroup:
+                cgroup.join()
+            log = RUNNER_FILE_MB << 20  # sandbox.log, however the sandbox's own processes write to it
+            resource.setrlimit(resource.RLIMIT_FSIZE, (log, log))
+
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.control = parent
         cmd = [*bwrap_cmd, sys.executable, "-s", "-m", "autograder.runner", "--zygote",
@@ -389,6 +395,18 @@ class Sandbox:
                 tail = f.read()[-2000:].decode(errors="replace")
             raise RunnerFailure(f"the grading sandbox did not start:\n{tail}")
         self.infrastructure = {self.proc.pid, *(p.pid for p in self.tree())}
+        self.commands = self._commands()
+
+    def _commands(self) -> dict:
+        """pid -> (executable, command line) of the sandbox's own processes."""
+        out = {}
+        for p in [psutil.Process(self.proc.pid), *self.tree()]:
+            try:
+                if p.pid in self.infrastructure:
+                    out[p.pid] = (p.exe(), tuple(p.cmdline()))
+            except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+                out[p.pid] = None
+        return out
 
     def tree(self) -> list:
         try:
@@ -406,8 +424,9 @@ class Sandbox:
             except psutil.NoSuchProcess:
                 pass
         others = [p for p in self.tree() if p.pid not in self.infrastructure]
+        # a process of the sandbox's own that now runs another program was taken over: never reuse it
         return (self.proc.poll() is None and not self.tainted and not others
-                and self.infrastructure - {self.proc.pid} <= alive)
+                and self.infrastructure - {self.proc.pid} <= alive and self._commands() == self.commands)
 
     def start_runner(self, memory_mb: int) -> "SandboxRunner":
         return SandboxRunner(self, memory_mb)

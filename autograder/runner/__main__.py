@@ -100,6 +100,8 @@ def zygote(control_fd: int, scratch: str) -> None:
             resource.setrlimit(resource.RLIMIT_NPROC, (RUNNER_MAX_PROCESSES * 4,) * 2)
             if job_config.get("core") is not None:
                 os.sched_setaffinity(0, {job_config["core"]})
+            from .confine import confine
+            confine()  # before any submission code: no tracing of the sandbox's other processes
             try:
                 run_one(fds[0], fds[1])
             finally:
@@ -109,6 +111,9 @@ def zygote(control_fd: int, scratch: str) -> None:
 
 
 def main(argv=None) -> None:
+    # ``python -m`` put the working folder (the sandbox's writable scratch) first on sys.path: a
+    # module planted there must never be imported by a runner
+    sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int)
     parser.add_argument("--replies", type=int)
