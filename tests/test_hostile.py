@@ -69,8 +69,10 @@ def disruptive(port):
         "writes-kernel-settings": ("for p in ['/proc/sys/fs/lease-break-time', '/proc/sys/kernel/core_pattern']:\n"
                                    "    try:\n        old = open(p).read()\n        open(p, 'w').write(old)\n"
                                    "        print('WROTE', p)\n    except OSError as e:\n        print('refused', p, e)"),
-        # red team round 7: bubblewrap's init (pid 1) was traceable, taken over, and outlived the submission
+        # red team rounds 7 and 8: bubblewrap's init (pid 1) was traceable, taken over, and outlived the
+        # submission; the host root's keyring was readable and writable (x86-64 numbers: keyctl is 250)
         "traces-the-sandbox-init": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                                    "print('refused keyring' if libc.syscall(250, 0, -4, 0) < 0 else 'KEYRING')\n"
                                     "for pid in (1, os.getppid()):\n"
                                     "    if libc.ptrace(16, pid, 0, 0) == 0:\n        print('ATTACHED', pid)\n"
                                     "    else:\n        print('refused', pid, ctypes.get_errno())"),
@@ -276,7 +278,7 @@ def test_the_hosts_kernel_settings_cannot_be_written_from_the_sandbox(hostile_ba
 def test_no_process_of_the_sandbox_can_be_traced(hostile_batch):
     _, _, _, done = hostile_batch
     output = (Path(submission_dir(hostile_batch_output(done), "traces-the-sandbox-init.ipynb")) / "output.txt").read_text()
-    assert output.count("refused") == 2 and "ATTACHED" not in output, output[-2000:]
+    assert output.count("refused") == 3 and "ATTACHED" not in output and "KEYRING" not in output, output[-2000:]
 
 
 def test_the_answers_are_not_on_the_runners_filesystem(hostile_batch):

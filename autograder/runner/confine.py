@@ -1,6 +1,13 @@
 """A seccomp filter that each batch runner installs on itself before it runs any submission code:
 no process of a submission may trace, read or write another process's memory, or take its file
-descriptors (``ptrace``, ``process_vm_readv``/``writev``, ``pidfd_getfd``, ``process_madvise``).
+descriptors (``ptrace``, ``process_vm_readv``/``writev``, ``pidfd_getfd``, ``process_madvise``);
+touch a kernel keyring (``add_key``, ``request_key``, ``keyctl``); make namespaces of its own
+(``unshare``, ``setns``); or reach kernel interfaces no honest notebook needs (``bpf``,
+``perf_event_open``, ``userfaultfd``, ``io_uring_*``).
+
+When the grader runs as root, the sandbox's uid is the host's uid 0 without capabilities: the
+kernel's per-uid objects are then the host root's. A red-team notebook read and wrote the host
+root's keyring that way, and left keys there for later submissions to read.
 
 Inside the sandbox every process has the same uid, and bubblewrap's own init (pid 1) stays
 traceable: a red-team notebook attached to it, made it run a program of its own that outlived the
@@ -18,10 +25,13 @@ _LD_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
 _ALLOW, _EPERM = 0x7FFF0000, 0x00050000 | 1
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
 
-#: machine -> (audit architecture, refused system calls, lowest x32 number or None)
+#: machine -> (audit architecture, refused system calls, lowest x32 number or None); the calls, in
+#: order: ptrace, process_vm_readv, process_vm_writev, pidfd_getfd, process_madvise, add_key,
+#: request_key, keyctl, unshare, setns, bpf, perf_event_open, userfaultfd, io_uring_setup/enter/register
 _TABLES = {
-    "x86_64": (0xC000003E, (101, 310, 311, 438, 440), 0x40000000),
-    "aarch64": (0xC00000B7, (117, 270, 271, 438, 440), None),
+    "x86_64": (0xC000003E, (101, 310, 311, 438, 440, 248, 249, 250, 272, 308, 321, 298, 323, 425, 426, 427),
+               0x40000000),
+    "aarch64": (0xC00000B7, (117, 270, 271, 438, 440, 217, 218, 219, 97, 268, 280, 241, 282, 425, 426, 427), None),
 }
 
 
