@@ -41,6 +41,10 @@ def replace_function(notebook_text: str, name: str, source: str) -> str:
     cell.source = source
     return nbformat.writes(nb)
 
+#: loops that pass the timing limit by design: a loop over the h columns is a bounded slowdown
+#: (7-8x idle, 3x under heavy load), so the limit sits above it; it always fails ``fused``
+FAST_ENOUGH = frozenset({"column loop (h products)"})
+
 #: device-sensitive mistakes and a correct control: (question, body, groups that must fail)
 DEVICE = {
     "q2 correct (@)": ("q2_separate", "return X @ W_xh + H @ W_hh", ()),

@@ -164,7 +164,9 @@ def timed_shapes(rng) -> list:
 
 
 def judge(graded, proxy) -> str:
-    """Pass or raise with the measured median ratio."""
+    """Pass or raise with the measured median ratio. A fast function whose timed results torch did
+    not compute (numpy, another thread or process: a round trip out of torch) fails too, whatever
+    its speed: its ratio would measure untraced work, and its verdict would follow the load."""
     try:
         ratios, unit = measure(graded, proxy)
     except RunnerFailure as failure:
@@ -176,4 +178,9 @@ def judge(graded, proxy) -> str:
         raise CheckFailure(
             f"{graded.function} took {verdict}. Likely cause: a Python loop over rows, a host round trip "
             "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.")
+    timed = [attest for _, attest, label in proxy.session.traces.get(graded.spec.name, []) if label == "timed"]
+    if not timed or any(attest.get("outside") != [] for attest in timed):
+        raise CheckFailure(
+            f"{graded.function} took {verdict}, but torch did not compute its results on the timed calls "
+            "(numpy, another thread or process): a round trip out of torch is not a fused step, whatever its speed.")
     return f"took {verdict}"
