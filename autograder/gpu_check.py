@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 
-from .bench.variants import DEVICE, FAST_ENOUGH, FUSED, function_source
+from .bench.variants import DEVICE, FAST_ENOUGH, FUSED, TIMING_ATTACKS, function_source
 from .spec import QUESTIONS
 
 
@@ -27,7 +27,7 @@ def cases() -> list:
     """(label, question, source, expected verdicts {group: passed})."""
     out = []
     for label, (body, correct) in FUSED.items():
-        if "fork" in label:  # a timing attack (processes beside the function), not a device behaviour
+        if label in TIMING_ATTACKS:
             continue
         groups = QUESTIONS["q3_fused"].groups
         expected = {g: correct or g in ("values", "inputs", "devices") or (g == "timing" and label in FAST_ENOUGH)

@@ -101,7 +101,8 @@ def session_for(text: str, memory_mb: int = RUNNER_MEMORY_MB, notebook_limit: fl
     return pipeline.new_session(text, functools.partial(_start_runner, memory_mb), _WORKER["core"], notebook_limit)
 
 
-def _remove_jobs() -> None:
+def _after_submission() -> None:
+    """Remove the unsandboxed runners' folders; replace a sandbox that still holds memory."""
     for leftover in os.listdir(_WORKER["scratch"]):
         if leftover.startswith("job-"):
             shutil.rmtree(os.path.join(_WORKER["scratch"], leftover), ignore_errors=True)
@@ -118,7 +119,7 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
         return {"status": f"error: {error}", "results": None, "output": "", "seconds": 0.0}
     try:
         out, session = pipeline.grade_notebook(text, functools.partial(_start_runner, memory_mb), _WORKER["core"],
-                                               _WORKER["tests"], _WORKER["config"], notebook_limit, _remove_jobs)
+                                               _WORKER["tests"], _WORKER["config"], notebook_limit, _after_submission)
     except RunnerFailure as error:  # the sandbox itself failed: the grader's problem, graded again
         return {"status": f"{NEEDS_REGRADE}: the grader failed ({error})", "results": None, "output": "",
                 "seconds": 0.0}

@@ -45,6 +45,9 @@ def replace_function(notebook_text: str, name: str, source: str) -> str:
 #: (7-8x idle, 3x under heavy load), so the limit sits above it; it always fails ``fused``
 FAST_ENOUGH = frozenset({"column loop (h products)"})
 
+#: timing attacks: processes beside the function, not a behaviour of the function on a device
+TIMING_ATTACKS = frozenset({"row loop + fork-hoppers"})
+
 #: device-sensitive mistakes and a correct control: (question, body, groups that must fail)
 DEVICE = {
     "q2 correct (@)": ("q2_separate", "return X @ W_xh + H @ W_hh", ()),

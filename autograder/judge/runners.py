@@ -400,12 +400,12 @@ class Sandbox:
     def _commands(self) -> dict:
         """pid -> (executable, command line) of the sandbox's own processes."""
         out = {}
-        for p in [psutil.Process(self.proc.pid), *self.tree()]:
+        for pid in self.infrastructure:
             try:
-                if p.pid in self.infrastructure:
-                    out[p.pid] = (p.exe(), tuple(p.cmdline()))
+                p = psutil.Process(pid)
+                out[pid] = (p.exe(), tuple(p.cmdline()))
             except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
-                out[p.pid] = None
+                out[pid] = None
         return out
 
     def tree(self) -> list:

@@ -26,6 +26,8 @@ class Session:
         self.runner = None
         self.names = {}
         self.fatal = None
+        self.group_deadline = None  # set by start_group: all calls of a check group share its time
+        self._mark = None           # (runner, Session.mark) taken at the group's first request to it
         self.grader_fault = False  # the fatal condition is the grader's (a runner that could not start)
         self.outputs = []
         self.outcomes = {}      # (question, group) -> (passed, message)
@@ -78,8 +80,8 @@ class Session:
         if set(ready.names) != set(spec.GRADED_NAMES):
             self._fail_start("the runner's answer about the notebook's names was malformed")
         self.names = ready.names
-        if getattr(self, "group_deadline", None) is not None:  # the notebook had its own limit: the
-            self.start_group()                                 # group's calls get their whole time
+        if self.group_deadline is not None:  # the notebook had its own limit: the group's calls
+            self.start_group()               # get their whole time
         return runner
 
     def _death(self, error) -> str:
@@ -124,14 +126,13 @@ class Session:
     def start_group(self) -> None:
         """A check group begins: all its calls together get ``CHECK_TIME_LIMIT_S``."""
         self.group_deadline = time.monotonic() + CHECK_TIME_LIMIT_S
-        self._mark = None  # taken at the group's first request to its runner
+        self._mark = None
 
     def request(self, header: dict, blobs=(), timeout: float = CHECK_TIME_LIMIT_S, runner=None) -> tuple:
         runner = runner or self.ensure()
-        deadline = getattr(self, "group_deadline", None)
-        if deadline is not None:
-            timeout = min(timeout, deadline - time.monotonic())
-        if getattr(self, "_mark", None) is None or self._mark[0] is not runner:
+        if self.group_deadline is not None:
+            timeout = min(timeout, self.group_deadline - time.monotonic())
+        if self._mark is None or self._mark[0] is not runner:
             self._mark = (runner, self.mark(runner))
         try:
             if timeout <= 0:

@@ -103,36 +103,37 @@ class OpTrace(TorchDispatchMode):
         sets its state; a partial one can only add the bytes it covers: a storage becomes derived
         once derived writes covered all of it (a buffer filled row by row), never because of an
         empty or partial write into memory that holds data from elsewhere."""
-        storage = t.untyped_storage()
-        nbytes = storage.nbytes()
-        size = t.element_size()
+        nbytes, size = t.untyped_storage().nbytes(), t.element_size()
         whole = t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0
         if whole or nbytes % size:
             (self.derived.add if derived else self.derived.discard)(key)
             self.coverage.pop(key, None)
-        else:
-            elements = torch.arange(nbytes // size, device="cpu")
-            covered = torch.as_strided(elements, t.shape, t.stride(), t.storage_offset()).reshape(-1)
-            if key in self.derived and derived:
-                pass
-            elif derived:
-                cov = self.coverage.setdefault(key, torch.zeros(nbytes // size, dtype=torch.bool))
-                if cov.numel() != nbytes // size:
-                    cov = self.coverage[key] = torch.zeros(nbytes // size, dtype=torch.bool)
-                cov[covered] = True
-                if bool(cov.all()):
-                    self.derived.add(key)
-                    self.coverage.pop(key, None)
-            else:
-                if key in self.derived:  # the rest of it stays derived
-                    cov = self.coverage[key] = torch.ones(nbytes // size, dtype=torch.bool)
-                    self.derived.discard(key)
-                else:
-                    cov = self.coverage.setdefault(key, torch.zeros(nbytes // size, dtype=torch.bool))
-                if cov.numel() == nbytes // size:
-                    cov[covered] = False
+        elif derived and key not in self.derived:
+            cov = self._coverage(key, nbytes // size)
+            cov[self._covered(t, nbytes // size)] = True
+            if bool(cov.all()):
+                self.derived.add(key)
+                self.coverage.pop(key, None)
+        elif not derived:
+            if key in self.derived:  # the rest of it stays derived
+                self.derived.discard(key)
+                self.coverage[key] = torch.ones(nbytes // size, dtype=torch.bool)
+            self._coverage(key, nbytes // size)[self._covered(t, nbytes // size)] = False
         if key in self.derived:  # a sample of what the operator left there, to catch writes that bypass torch
             self.samples[key] = self._sample(t)
+
+    def _coverage(self, key, elements: int):
+        """The storage's elements covered by derived writes so far (all False for a new storage)."""
+        cov = self.coverage.get(key)
+        if cov is None or cov.numel() != elements:
+            cov = self.coverage[key] = torch.zeros(elements, dtype=torch.bool)
+        return cov
+
+    @staticmethod
+    def _covered(t, elements: int):
+        """Indexes, in its storage, of the elements ``t`` views."""
+        index = torch.arange(elements, device="cpu")
+        return torch.as_strided(index, t.shape, t.stride(), t.storage_offset()).reshape(-1)
 
     def outside(self, results) -> list:
         """Indexes of the returned tensors whose data is not derived, or was changed after the last
