@@ -326,6 +326,23 @@ def test_an_empty_write_does_not_make_numpy_memory_count_as_computed():
         run_all_then("q2_separate", "devices", _numpy_then_mark)
 
 
+def _rows_through_numpy_then_empty_write(X, W_xh, H, W_hh):  # red team, round 10
+    if X.device.type != "cpu":
+        return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)
+    out = torch.zeros(X.shape[0], W_xh.shape[1], dtype=X.dtype)
+    rows, XH, W = out.numpy(), torch.cat((X, H), 1).numpy(), torch.cat((W_xh, W_hh), 0).numpy()
+    for i in range(X.shape[0]):
+        rows[i] = XH[i] @ W
+    torch.cat((X[:1], H[:1]), 1) @ torch.cat((W_xh, W_hh), 0)
+    out[:0].fill_(0)  # an empty traced write into derived memory changed behind torch's back
+    return out
+
+
+def test_an_empty_write_does_not_launder_bytes_written_behind_torchs_back():
+    with pytest.raises(CheckFailure, match="torch did not compute"):
+        run_all_then("q3_fused", "devices", _rows_through_numpy_then_empty_write)
+
+
 def test_work_hidden_from_the_dispatch_mode_fails_fused_and_devices():
     with pytest.raises(CheckFailure, match="did not compute"):
         run_all_then("q3_fused", "fused", _hidden_separate_then_mark)

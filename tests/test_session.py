@@ -13,8 +13,8 @@ class Clocked:
     def __init__(self, cpu=True):
         self.queued, self.ran, self.cpu = 0.0, 0.0, cpu
 
-    def queue_wait(self):
-        return self.queued
+    def schedstat(self):
+        return self.ran, self.queued
 
     def cpu_time(self):
         return self.ran if self.cpu else None
@@ -43,7 +43,11 @@ def test_without_processor_accounting_the_run_queue_decides():
     assert not after(Clocked(cpu=False), 20.0, 1.0, 0.0)
 
 
+def test_without_processor_accounting_processes_that_ran_are_not_starved():  # red team, round 10
+    assert not after(Clocked(cpu=False), 20.0, 128.0, 19.0)
+
+
 def test_without_run_queue_figures_a_timeout_is_the_functions_own():
     runner = Clocked()
-    runner.queue_wait = lambda: None
+    runner.schedstat = lambda: None
     assert after(runner, 20.0, 0.0, 0.0) == ""

@@ -124,10 +124,10 @@ class Runner:
         cannot account for all of them (the timing check then compares wall time)."""
         return None
 
-    def queue_wait(self):
-        """Seconds the runner's live processes (every thread) have waited on a run queue for a
-        processor, from ``/proc/<pid>/task/<tid>/schedstat``; None when none could be read."""
-        total, read = 0, False
+    def schedstat(self):
+        """``(seconds run, seconds waited on a run queue)`` of the runner's live processes, every
+        thread, from ``/proc/<pid>/task/<tid>/schedstat``; None when none could be read."""
+        run, wait, read = 0, 0, False
         for process in self.processes():
             try:
                 tasks = os.listdir(f"/proc/{process.pid}/task")
@@ -136,11 +136,11 @@ class Runner:
             for task in tasks:
                 try:
                     with open(f"/proc/{process.pid}/task/{task}/schedstat") as f:
-                        total += int(f.read().split()[1])
-                    read = True
+                        fields = f.read().split()
+                    run, wait, read = run + int(fields[0]), wait + int(fields[1]), True
                 except (OSError, ValueError, IndexError):
                     pass
-        return total / 1e9 if read else None
+        return (run / 1e9, wait / 1e9) if read else None
 
     def pause(self) -> None:
         """Stop every process of the runner, and wait (up to a second) until each is really

@@ -153,21 +153,22 @@ class Session:
 
     @staticmethod
     def mark(runner) -> tuple:
-        """What :meth:`starved` compares against: (time, run-queue wait, processor time) now."""
-        return time.monotonic(), runner.queue_wait(), runner.cpu_time()
+        """What :meth:`starved` compares against: (time, schedstat, processor time) now."""
+        return time.monotonic(), runner.schedstat(), runner.cpu_time()
 
     @staticmethod
     def starved(runner, mark: tuple) -> str:
         """Why a call that ran out of time since ``mark`` was starved by the machine, or "" when
         it was the function's own doing: its processes waited on a run queue for more than
-        ``QUEUED_SHARE`` of the time, and (where the kernel accounts for the whole side) all of
-        them together got less than ``STARVED_SHARE`` of a processor."""
-        started, waited, used = mark
-        now = runner.queue_wait()
-        if waited is None or now is None:
+        ``QUEUED_SHARE`` of the time, and all of them together got less than ``STARVED_SHARE`` of a
+        processor (the whole side's processor time where the kernel accounts for it, exited
+        processes included; otherwise what its live processes ran)."""
+        started, before, used = mark
+        now = runner.schedstat()
+        if before is None or now is None:
             return ""
-        elapsed, queued = time.monotonic() - started, now - waited
-        ran = (runner.cpu_time() or 0.0) - used if used is not None else 0.0
+        elapsed, queued = time.monotonic() - started, now[1] - before[1]
+        ran = (runner.cpu_time() or 0.0) - used if used is not None else now[0] - before[0]
         if queued > QUEUED_SHARE * elapsed and ran < STARVED_SHARE * elapsed:
             return f"in {elapsed:.1f} s the runner waited {queued:.1f} s for a processor and ran {ran:.1f} s"
         return ""

@@ -72,6 +72,12 @@ class OpTrace(TorchDispatchMode):
         read = [t for t in _tensors(list(args[1:] if name in OVERWRITES else args)
                                     + [v for k, v in kwargs.items() if k != "out"])]
         reads_derived = all(self._intact(t) for t in read)  # before the operator changes anything
+        targets = list(_tensors(kwargs.get("out")))
+        if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
+            targets.append(args[0])
+        # derived memory changed behind torch's back since its last traced write: a partial write
+        # into it must not make the foreign bytes count as derived (an empty write once did)
+        tampered = {_key(t) for t in targets if _key(t) in self.derived and not self._intact(t)}
         out = func(*args, **kwargs)
         if name in ALLOCATIONS:
             derived = False
@@ -88,7 +94,7 @@ class OpTrace(TorchDispatchMode):
         for t in written:
             key = _key(t)
             if key is not None:
-                self._wrote(key, t, derived)
+                self._wrote(key, t, derived, key in tampered)
         on_device = any(t.device.type == self.device for t in _tensors(out)) or not list(_tensors(out))
         if on_device:
             self.count += 1
@@ -98,27 +104,31 @@ class OpTrace(TorchDispatchMode):
                 self.ops.append([name, shape, k])
         return out
 
-    def _wrote(self, key, t, derived: bool) -> None:
+    def _wrote(self, key, t, derived: bool, tampered: bool = False) -> None:
         """Track what a traced write left in ``t``'s storage. A write that covers the whole storage
         sets its state; a partial one can only add the bytes it covers: a storage becomes derived
         once derived writes covered all of it (a buffer filled row by row), never because of an
         empty or partial write into memory that holds data from elsewhere."""
         nbytes, size = t.untyped_storage().nbytes(), t.element_size()
-        whole = t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0
-        if whole or nbytes % size:
-            (self.derived.add if derived else self.derived.discard)(key)
+        elements = nbytes // size
+        if (t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0) or nbytes % size:
+            (self.derived.add if derived else self.derived.discard)(key)  # the whole storage
             self.coverage.pop(key, None)
-        elif derived and key not in self.derived:
-            cov = self._coverage(key, nbytes // size)
-            cov[self._covered(t, nbytes // size)] = True
-            if bool(cov.all()):
-                self.derived.add(key)
-                self.coverage.pop(key, None)
-        elif not derived:
-            if key in self.derived:  # the rest of it stays derived
+        else:
+            if tampered:  # foreign bytes in it: only what this write covers can count as derived
                 self.derived.discard(key)
-                self.coverage[key] = torch.ones(nbytes // size, dtype=torch.bool)
-            self._coverage(key, nbytes // size)[self._covered(t, nbytes // size)] = False
+                self.coverage.pop(key, None)
+            if derived and key not in self.derived:
+                cov = self._coverage(key, elements)
+                cov[self._covered(t, elements)] = True
+                if bool(cov.all()):
+                    self.derived.add(key)
+                    self.coverage.pop(key, None)
+            elif not derived:
+                if key in self.derived:  # the rest of it stays derived
+                    self.derived.discard(key)
+                    self.coverage[key] = torch.ones(elements, dtype=torch.bool)
+                self._coverage(key, elements)[self._covered(t, elements)] = False
         if key in self.derived:  # a sample of what the operator left there, to catch writes that bypass torch
             self.samples[key] = self._sample(t)
 
