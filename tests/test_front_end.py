@@ -14,13 +14,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder.batch import report, review
+from autograder.batch import class_report, report, review
+from autograder.batch.checkbook import COLUMNS as CHECK_COLUMNS
 from autograder.batch.escape import FORMULA_START
 from autograder.batch.gradebook import Gradebook
 from autograder.batch.submissions import discover
 from autograder.judge.submission import NoNotebook, read_file
 
 from conftest import FULL, ROOT, grade
+
+NO_CHECKS = pd.DataFrame(columns=CHECK_COLUMNS)
 
 CORRECT = ROOT / "examples" / "submissions" / "correct.ipynb"
 TOTAL = sum(FULL.values())
@@ -212,11 +215,12 @@ def test_any_names_and_contents_give_one_row_each_and_stay_in_the_output(tmp_pat
         report.write_submission(str(out), sub.key, {"status": status, "results": None, "output": ""}, row,
                                 list(FULL), FULL)
         keys.append(sub.key)
-    report.summary(book.frame(), list(FULL), FULL, str(out))
+    class_report.write(str(out), book.frame(), NO_CHECKS, list(FULL), FULL)
     assert time.monotonic() - t0 < 30
     assert len(set(keys)) == len(keys) == len(pd.read_csv(out / "final_grades.csv", dtype=str, keep_default_na=False))
     assert len(set(map(report.folder_of, keys))) == len(keys)
-    assert set(os.listdir(out)) <= {"final_grades.csv", "summary.md", "histogram.png", "submissions"}
+    assert set(os.listdir(out)) <= {"final_grades.csv", "lms_grades.csv", "summary.md", "histogram.png", "report.html",
+                                    "submissions"}
     assert set(os.listdir(out / "submissions")) == set(map(report.folder_of, keys))
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before, "the submissions tree was written to"
     csv = pd.read_csv(out / "final_grades.csv", dtype=str, keep_default_na=False)
@@ -235,7 +239,7 @@ def test_an_undecided_row_has_no_number_is_left_out_and_is_graded_again(tmp_path
     assert csv.loc["b.ipynb", "total_points_earned"] == "" and csv.loc["a.ipynb", "total_points_earned"] == "0.0"
     again = Gradebook(str(tmp_path), list(FULL), FULL)
     assert again.graded("a.ipynb") and not again.graded("b.ipynb")
-    text = report.summary(again.frame(), list(FULL), FULL, str(tmp_path))
+    text = class_report.write(str(tmp_path), again.frame(), NO_CHECKS, list(FULL), FULL)
     assert "needing a regrade (left out of the statistics): 1" in text
 
 

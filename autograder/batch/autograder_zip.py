@@ -31,10 +31,15 @@ def group_points(tests_dir: str) -> dict:
     return points
 
 
-def question_points(tests_dir: str) -> dict:
-    """``{question: points}`` from the zip's test files: the sum of its groups' points."""
+def totals(groups: dict) -> dict:
+    """``{question: points}``: the sum of each question's ``{(question, group): points}``."""
     points = {}
-    for (question, _), value in group_points(tests_dir).items():
+    for (question, _), value in groups.items():
         points[question] = points.get(question, 0) + value
     return points
+
+
+def question_points(tests_dir: str) -> dict:
+    """``{question: points}`` from the zip's test files: the sum of its groups' points."""
+    return totals(group_points(tests_dir))
 

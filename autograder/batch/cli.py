@@ -3,10 +3,12 @@
     python -m autograder.batch SUBMISSIONS [--output grades] [--workers N] [--regrade] [--only NAME ...] [--unsafe]
 
 SUBMISSIONS is a folder of notebooks (.ipynb) and student export zips, or a Gradescope "Export
-Submissions" archive (zip or unpacked). Writes OUTPUT/final_grades.csv (as results arrive; a
-second run resumes and grades again what the grader could not decide),
-OUTPUT/submissions/<submission>-<hash>/results.json, feedback.txt and output.txt,
-OUTPUT/summary.md and OUTPUT/histogram.png.
+Submissions" archive (zip or unpacked). Writes, as results arrive, OUTPUT/final_grades.csv (a
+second run resumes, grades again what the grader could not decide, and grades everything again
+when the autograder zip changed), OUTPUT/checks.csv (one row per check), OUTPUT/lms_grades.csv,
+OUTPUT/submissions/<submission>-<hash>/results.json, feedback.txt and output.txt; then
+OUTPUT/report.html (open it first), OUTPUT/summary.md and OUTPUT/histogram.png, and, when it
+graded again what OUTPUT already held, OUTPUT/changes.csv.
 
 This process and its worker processes are judges: they never run submission code. Each
 submission runs in a runner inside a bubblewrap sandbox; without bubblewrap the grader refuses
@@ -15,6 +17,7 @@ unless told --unsafe.
 
 import argparse
 import concurrent.futures
+import hashlib
 import multiprocessing
 import os
 import sys
@@ -24,9 +27,10 @@ from tqdm import tqdm
 
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
 from ..paths import EXAMPLES, ZIP
-from . import report, review, sandbox, worker
-from .autograder_zip import question_points, unpack
-from .gradebook import Gradebook
+from . import changes, class_report, report, review, sandbox, worker
+from .autograder_zip import group_points, totals, unpack
+from .checkbook import Checkbook
+from .gradebook import FOLDER, Gradebook
 from .submissions import SubmissionsError, discover
 
 DEFAULT_ZIP = str(ZIP)
@@ -95,10 +99,14 @@ def grade_all(args, tmp: str) -> int:
     if args.unsafe:
         print("warning: grading WITHOUT a sandbox (--unsafe): rows are marked unsafe", file=sys.stderr)
     tests_dir, config = unpack(args.autograder, tmp)
-    points = question_points(tests_dir)
+    groups = group_points(tests_dir)
+    points = totals(groups)
     questions = list(points)
     os.makedirs(args.output, exist_ok=True)
-    book = Gradebook(args.output, questions, points)
+    book = Gradebook(args.output, questions, points, autograder_digest(args.autograder))
+    checkbook = Checkbook(args.output, groups)
+    before = (book.frame(), checkbook.frame()) if book.rows else None
+    regraded = set()
     if args.only:
         wanted = set(args.only)
         subs = [s for s in subs if s.key in wanted or os.path.basename(s.key) in wanted]
@@ -108,6 +116,9 @@ def grade_all(args, tmp: str) -> int:
             return 2
     refused = [s for s in subs if s.refused]
     todo = [s for s in subs if not s.refused and (args.regrade or args.only or not book.graded(s.key))]
+    if book.stale() and not (args.regrade or args.only):
+        print(f"the autograder changed since {book.stale()} row(s) of {book.path} were graded: grading them again",
+              file=sys.stderr)
     if len(todo) < len(subs):
         print(f"resuming: {len(subs) - len(todo)} already graded in {book.path} (use --regrade to grade again)",
               file=sys.stderr)
@@ -119,7 +130,10 @@ def grade_all(args, tmp: str) -> int:
         except Exception as error:  # noqa: BLE001 - the review never costs a row
             flags = f"could not be reviewed ({type(error).__name__})"
         row = book.add(sub.key, answer.get("results"), answer["status"], sub.student, flags)
+        checkbook.set(row, answer.get("checks"))
+        checkbook.save()
         report.write_submission(args.output, sub.key, answer, row, questions, points)
+        regraded.add(row[FOLDER])
         bar.update(1)
 
     for sub in refused:
@@ -146,12 +160,27 @@ def grade_all(args, tmp: str) -> int:
         return 130
     finally:
         bar.close()
-    text = report.summary(book.frame(), questions, points, args.output)
+    diff = None
+    if before is not None:
+        diff = changes.diff(*before[:1], book.frame(), before[1], checkbook.frame(), questions, regraded)
+        changes.write(args.output, diff)
+    text = class_report.write(args.output, book.frame(), checkbook.frame(), questions, points, diff)
     if not args.quiet:
-        print(book.frame().drop(columns=["name", "email", "sid", "review_flags", "folder"]).to_string(index=False))
+        print(book.frame()[["file", *questions, "total_points_earned", "percent_correct", "grading_status"]]
+              .to_string(index=False))
         print()
         print(text)
+        print(f"report: {os.path.join(args.output, class_report.REPORT_HTML)}")
     return 0
+
+
+def autograder_digest(path: str) -> str:
+    """The first 16 hex digits of the zip's SHA-256: which autograder graded a row."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def main(argv=None) -> int:

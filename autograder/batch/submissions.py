@@ -29,12 +29,20 @@ class SubmissionsError(Exception):
 class Submission:
     key: str            # the gradebook's ``file`` column: the path relative to the submissions root
     path: str           # a notebook or a zip to grade
-    student: dict = field(default_factory=dict)  # name, email, sid where known
+    student: dict = field(default_factory=dict)  # name, email, sid, late where known
     refused: str = ""   # why this entry is not graded (a link, a special file), or ""
 
 
+def _late(info: dict) -> str:
+    """"yes" / "no" from a submission's ``:late:`` entry, "" where the export does not say."""
+    value = next((info[k] for k in (":late", "late", ":late?") if k in info), None)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return {"true": "yes", "false": "no"}.get(str(value).strip().lower(), "") if value is not None else ""
+
+
 def _gradescope_students(root: str) -> dict:
-    """``{submission folder: {"name", "email", "sid"}}`` from ``submission_metadata.yml``;
+    """``{submission folder: {"name", "email", "sid", "late"}}`` from ``submission_metadata.yml``;
     an unreadable file gives no names (the submissions are still graded)."""
     try:
         with open(os.path.join(root, METADATA), encoding="utf-8") as f:
@@ -47,6 +55,7 @@ def _gradescope_students(root: str) -> dict:
         if isinstance(people, list) and people and isinstance(people[0], dict):
             p = people[0]
             students[str(folder)] = {k: str(p.get(f":{k}", p.get(k, "")) or "") for k in ("name", "email", "sid")}
+            students[str(folder)]["late"] = _late(info)
     return students
 
 

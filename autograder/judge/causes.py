@@ -19,7 +19,7 @@ CAUSES = {
     "missing_bias": "no bias b_h in the RNN step",
     "cached_result": "the same result returned for new inputs (a cache or a remembered result)",
     # what came back
-    "missing_return": "returned None: a missing return",
+    "missing_return": "returned None: a missing return, or the stub left as it was",
     "not_a_tuple": "did not return the tuple the question asks for",
     "list_not_stacked": "a list of tensors where one stacked tensor is expected",
     "not_a_tensor": "returned something that is not a torch.Tensor",
@@ -47,6 +47,7 @@ CAUSES = {
     "not_defined": "the graded name is not defined (its cell not run, or renamed)",
     "not_a_function": "the graded name is not a function",
     "notebook_failed": "the notebook did not run to its end",
+    "no_notebook": "no notebook the grader could read (not a notebook, an unreadable zip, a link)",
     # not the answer's fault
     "values_failed": "not run: it counts only once the values check passes",
     "gate_failed": "passed, but counts only once the groups it depends on passed",
