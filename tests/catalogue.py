@@ -109,3 +109,48 @@ VARIANTS = [
     v("rnn_hangs", R, "while True:\n    pass", 0, public='did not return'),
     v("rnn_list_output", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.stack(outs)", "outs"), 0, public='torch.Tensor'),
 ]
+
+#: What each variant loses, check by check, with the likely cause the judge must name: "group:cause"
+#: pairs. A lost ``values`` implies every other group of the question lost as ``values_failed``.
+#: The class report's counts are checked against these (tests/test_catalogue.py).
+LOST = {
+    "sep_elementwise": "values:elementwise_product",
+    "sep_transposed": "values:transposed_weight",
+    "sep_missing_term": "values:missing_term",
+    "sep_float_dtype": "values:changed_dtype",
+    "sep_numpy_result": "values:numpy_result",
+    "sep_numpy_roundtrip": "devices:off_device",
+    "sep_numpy_into_empty": "devices:outside_torch",
+    "sep_inplace_H": "inputs:inplace_update",
+    "sep_cached": "values:cached_result",
+    "sep_cpu": "devices:off_device",
+    "sep_hardcoded_device": "devices:off_device",
+    "sep_subclass": "values:tensor_subclass",
+    "sep_tamper_assert_close": "values:missing_term",
+    "sep_tamper_top_level": "values:missing_term",
+    "sep_inspect_caller": "values:wrong_answer",
+    "fused_is_separate": "fused:separate_form",
+    "fused_wrong_axis": "values:wrong_axis",
+    "fused_wrong_order": "values:wrong_order",
+    "fused_row_loop": "fused:loop_over_rows timing:too_slow",
+    "fused_hangs_when_large": "values:hangs",
+    "fused_tamper_clock": "fused:loop_over_rows timing:too_slow",
+    "fused_column_loop": "fused:loop_over_columns",
+    "fused_switch_on_repeats": "fused:loop_over_rows timing:too_slow",
+    "fused_thread_meta_decoy": "devices:outside_torch fused:outside_torch timing:outside_torch",
+    "fused_item_roundtrip": "devices:off_device",
+    "rnn_weights_in_loop": "fused:weights_in_loop",
+    "rnn_separate_step": "fused:not_fused_per_step",
+    "rnn_no_tanh": "values:missing_tanh",
+    "rnn_zeros_no_device": "devices:off_device",
+    "rnn_hangs": "values:hangs",
+    "rnn_list_output": "values:list_not_stacked",
+}
+
+
+def lost_checks(variant) -> dict:
+    """``{(question, group): cause}`` the variant loses (see :data:`LOST`)."""
+    pairs = dict(item.split(":") for item in LOST.get(variant.name, "").split())
+    if "values" in pairs:
+        pairs.update({g: "values_failed" for g in QUESTIONS[variant.question].groups if g != "values"})
+    return {(variant.question, g): cause for g, cause in pairs.items()}

@@ -1,19 +1,32 @@
 """The catalogue of student variants, each graded through the real autograder zip.
 
-Every variant becomes a notebook (the solution with one function replaced); the batch grader grades
-them all in one run, with Otter's grading code and the zip's hidden tests. The variant's question
-must get exactly the catalogue's points, and every other question full marks.
+Every variant becomes a student's submission (the solution with one function replaced) in a
+Gradescope "Export Submissions" folder; the batch grader grades them all in one run, with Otter's
+grading code and the zip's hidden tests. The variant's question must get exactly the catalogue's
+points, and every other question full marks; the per-check gradebook and the class report must
+count exactly the checks and likely causes the catalogue expects; grading again with one point
+value changed must list exactly the scores that change.
 """
 
+import collections
+import shutil
+import zipfile
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
+import yaml
 
 from autograder.batch.report import submission_dir
 
-from catalogue import FUNCTION, VARIANTS
-from conftest import FULL, grade
+from browser import opened
+from catalogue import FUNCTION, LOST, VARIANTS, lost_checks
+from conftest import FULL, GROUP_POINTS, ZIP, grade
+
+
+def key(variant) -> str:
+    return f"submission_{variant.name}"
 
 
 def variant_notebook(solution, variant):
@@ -23,14 +36,24 @@ def variant_notebook(solution, variant):
     return nb
 
 
+def export(solution_nb, folder: Path) -> Path:
+    """A Gradescope export: one student per variant, with name, sid and lateness in its metadata."""
+    meta = {}
+    for i, variant in enumerate(VARIANTS):
+        (folder / key(variant)).mkdir(parents=True)
+        nbformat.write(variant_notebook(solution_nb, variant), folder / key(variant) / "rnn_hidden_state.ipynb")
+        meta[key(variant)] = {":submitters": [{":name": f"Student {i}", ":sid": f"{9000 + i}",
+                                               ":email": f"s{i}@example.edu"}], ":late": i % 5 == 0}
+    (folder / "submission_metadata.yml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def catalogue_book(solution_nb, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("catalogue")
-    for variant in VARIANTS:
-        nbformat.write(variant_notebook(solution_nb, variant), folder / f"{variant.name}.ipynb")
+    folder = export(solution_nb, tmp_path_factory.mktemp("catalogue") / "export")
     output = tmp_path_factory.mktemp("catalogue-grades")
     done, book = grade(folder, output)
-    return book, output
+    return book, output, folder
 
 
 def test_catalogue_is_large_and_covers_every_question():
@@ -41,9 +64,9 @@ def test_catalogue_is_large_and_covers_every_question():
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_variant_scores_as_expected(catalogue_book, variant):
-    book, output = catalogue_book
-    row = book.loc[f"{variant.name}.ipynb"]
-    feedback = (Path(submission_dir(output, f"{variant.name}.ipynb")) / "feedback.txt").read_text()
+    book, output, _ = catalogue_book
+    row = book.loc[key(variant)]
+    feedback = (Path(submission_dir(output, key(variant))) / "feedback.txt").read_text()
     assert row["grading_status"] == "graded"
     assert row[variant.question] == variant.points, f"{variant.name}: {row[variant.question]} != {variant.points}\n{feedback}"
     for question in FULL:  # what a function does to the libraries never reaches another question
@@ -53,10 +76,81 @@ def test_variant_scores_as_expected(catalogue_book, variant):
 
 
 def test_review_flags_point_at_tampering_and_spare_honest_code(catalogue_book):
-    book, _ = catalogue_book
+    book, _, _ = catalogue_book
     for variant in VARIANTS:
-        flags = book.loc[f"{variant.name}.ipynb", "review_flags"]
+        flags = book.loc[key(variant), "review_flags"]
         if any(word in variant.name for word in ("tamper", "inspect")):
             assert flags, f"{variant.name} is not flagged for review"
         elif variant.points == FULL[variant.question]:
             assert not flags, f"{variant.name} is honest but flagged: {flags}"
+
+
+def test_the_expected_lost_checks_add_up_to_the_expected_points():
+    assert set(LOST) <= {v.name for v in VARIANTS}
+    for variant in VARIANTS:
+        lost = sum(GROUP_POINTS[k] for k in lost_checks(variant))
+        assert FULL[variant.question] - lost == variant.points, f"{variant.name}: LOST and points disagree"
+
+
+def expected_losses() -> collections.Counter:
+    """``{(question, group, cause): count}`` over the whole class, from the catalogue."""
+    return collections.Counter((q, g, cause) for v in VARIANTS for (q, g), cause in lost_checks(v).items())
+
+
+def test_checks_csv_and_the_report_count_what_the_catalogue_expects(catalogue_book):
+    book, output, _ = catalogue_book
+    checks = pd.read_csv(output / "checks.csv", keep_default_na=False, dtype=str)
+    assert len(checks) == len(VARIANTS) * len(GROUP_POINTS)
+    assert set(checks["sid"]) == {str(9000 + i) for i in range(len(VARIANTS))}
+    lost = checks[checks["points"].astype(float) < checks["max_points"].astype(float)]
+    assert collections.Counter(zip(lost["question"], lost["group"], lost["cause"])) == expected_losses()
+    per_check = collections.Counter((q, g) for q, g, _ in expected_losses().elements())
+    with opened(output / "report.html") as (page, requests):
+        for (q, g) in GROUP_POINTS:
+            row = page.locator(f"#checks tr[data-question={q}][data-group={g}]")
+            assert row.get_attribute("data-lost") == str(per_check[(q, g)]), (q, g)
+            shown = {li.get_attribute("data-cause"): int(li.get_attribute("data-count"))
+                     for li in row.locator("li[data-cause]").all()}
+            assert shown == {c: n for (qq, gg, c), n in expected_losses().items() if (qq, gg) == (q, g)}, (q, g)
+        assert "needing a regrade (left out of the statistics): 0" in page.locator("body").inner_text()
+        assert requests == []
+    lms = pd.read_csv(output / "lms_grades.csv", keep_default_na=False, dtype=str).set_index("sid")
+    assert lms.loc["9000", "late"] == "yes" and lms.loc["9001", "late"] == "no"
+    assert float(lms.loc["9000", "total"]) == book.loc[key(VARIANTS[0]), "total_points_earned"]
+
+
+def with_points(zip_path: Path, out: Path, question: str, group: str, points: int) -> Path:
+    """A copy of the autograder zip with one hidden check's points changed (as a TA's edit of the
+    spec and ``make dist`` would)."""
+    test = f"tests/{question}.py"
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == test:
+                text = data.decode()
+                marker = f"def test_{question.split('_')[0]}_hidden_{group}("
+                head, tail = text.split(marker)
+                old = f"@test_case(points={GROUP_POINTS[(question, group)]}, hidden=True)\n"
+                assert head.endswith(old)
+                data = (head[: -len(old)] + f"@test_case(points={points}, hidden=True)\n" + marker + tail).encode()
+            dst.writestr(item, data)
+    return out
+
+
+def test_a_changed_point_value_regrades_everyone_and_lists_the_changes(catalogue_book, tmp_path):
+    book, output, folder = catalogue_book
+    before = pd.read_csv(output / "checks.csv", keep_default_na=False, dtype=str)
+    again = tmp_path / "grades"
+    shutil.copytree(output, again)
+    changed = with_points(ZIP, tmp_path / "changed.zip", "q2_separate", "inputs", 2)
+    done, after = grade(folder, again, "--autograder", str(changed))
+    assert "the autograder changed" in done.stderr
+    passed = before[(before["question"] == "q2_separate") & (before["group"] == "inputs") & (before["status"] == "passed")]
+    changes = pd.read_csv(again / "changes.csv", keep_default_na=False, dtype=str)
+    expected = sorted((f, q, "1.0") for f in passed["file"] for q in ("q2_separate", "total"))
+    assert sorted(zip(changes["file"], changes["question"], changes["change"])) == expected
+    assert all(line.startswith("inputs: passed 1/1 -> passed 2/2") for line in
+               changes.loc[changes["question"] == "q2_separate", "checks_changed"])
+    for variant in VARIANTS:
+        delta = 1 if key(variant) in set(passed["file"]) else 0
+        assert after.loc[key(variant), "q2_separate"] == book.loc[key(variant), "q2_separate"] + delta, variant.name

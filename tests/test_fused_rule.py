@@ -21,15 +21,19 @@ def test_one_product_of_inner_size_d_plus_h_passes_at_two_n():
     assert "one matrix product with inner size d + h = 7" in note
 
 
-@pytest.mark.parametrize("ops, words", [
-    ([("mm", [9, 4], 3), ("mm", [9, 4], 4), ("add", [9, 4], None)], "separate form"),
-    ([("cat", [9, 7], None)], "no matrix product"),
-    ([("mm", [1, 4], 7)] * 9, r"a loop \(over rows or columns\) runs one per iteration"),
-    ([("mm", [9, 4], 7), ("mm", [9, 4], 4)], "expected exactly one"),
+@pytest.mark.parametrize("ops, words, cause", [
+    ([("mm", [9, 4], 3), ("mm", [9, 4], 4), ("add", [9, 4], None)], "separate form", "separate_form"),
+    ([("cat", [9, 7], None)], "no matrix product", "no_product"),
+    ([("mm", [1, 4], 7)] * 9, r"a loop \(over rows or columns\) runs one per iteration", "loop_over_rows"),
+    ([("mv", [4], 7)] * 9, r"a loop \(over rows or columns\) runs one per iteration", "loop_over_rows"),
+    ([("mv", [9], 7)] * 4, r"a loop \(over rows or columns\) runs one per iteration", "loop_over_columns"),
+    ([("mm", [9, 1], 7)] * 4, r"a loop \(over rows or columns\) runs one per iteration", "loop_over_columns"),
+    ([("mm", [9, 4], 7), ("mm", [9, 4], 4)], "expected exactly one", "wrong_products"),
 ])
-def test_every_other_product_pattern_fails_with_its_cause(ops, words):
-    with pytest.raises(CheckFailure, match=words):
+def test_every_other_product_pattern_fails_with_its_cause(ops, words, cause):
+    with pytest.raises(CheckFailure, match=words) as failure:
         fused.judge(Q3, [(STEP, attest(*ops))])
+    assert failure.value.cause == cause
 
 
 def test_an_operator_count_that_grows_with_n_fails():

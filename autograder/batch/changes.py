@@ -2,8 +2,8 @@
 autograder, ``--regrade``, ``--only``) writes ``changes.csv``: one row per student and question
 whose score changed, before and after, with the checks that changed (status, points, message).
 
-Only submissions graded in this run and present before are compared; a row undecided before or
-after shows as "-" (no number).
+Only submissions graded in this run and present before are compared; ``before``, ``after`` and
+``change`` are numbers, empty where a row is undecided (no number).
 """
 
 import os
@@ -18,10 +18,6 @@ COLUMNS = ["file", "name", "email", "sid", "question", "before", "after", "chang
 
 def _number(value):
     return None if value is None or pd.isna(value) else float(value)
-
-
-def _shown(value) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 def _check_line(before, after) -> str:
@@ -60,8 +56,8 @@ def diff(grades_before: pd.DataFrame, grades_after: pd.DataFrame, checks_before:
                         b["status"], _number(b["points"]), _number(b["max_points"])):
                     changed.append(_check_line(a, b))
             rows.append({"file": now["file"], "name": now["name"], "email": now["email"], "sid": now["sid"],
-                         "question": "total" if q == "total_points_earned" else q, "before": _shown(old),
-                         "after": _shown(new), "change": "" if old is None or new is None else f"{new - old:+g}",
+                         "question": "total" if q == "total_points_earned" else q, "before": old,
+                         "after": new, "change": None if old is None or new is None else new - old,
                          "checks_changed": " | ".join(changed), FOLDER: folder})
     return pd.DataFrame(rows, columns=COLUMNS)
 

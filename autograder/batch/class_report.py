@@ -61,6 +61,11 @@ def _counts(frame) -> str:
             f"statistics): {len(class_stats.needs_regrade(frame))}")
 
 
+def _pts(value, sign: str = "") -> str:
+    """Points as a reader writes them ("-" for none); ``sign="+"`` shows a change's sign."""
+    return "-" if value is None or value != value else f"{value:{sign}g}"
+
+
 def _num(value) -> str:
     return "-" if value != value else f"{value:.2f}"  # NaN: no decided rows
 
@@ -87,7 +92,8 @@ def summary_markdown(frame, checks, questions, points, changes=None, pairs=None)
             lines += [f"- {markdown(r['file'])}: {markdown(r[column])}" for r in rows.to_dict("records")]
     if changes is not None:
         lines += ["", "## Changes since the last grading", ""]
-        lines += [f"- {markdown(r['file'])} {markdown(r['name'])}: {r['question']} {r['before']} -> {r['after']}"
+        lines += [f"- {markdown(r['file'])} {markdown(r['name'])}: {r['question']} {_pts(r['before'])} -> "
+                  f"{_pts(r['after'])}"
                   + (f" ({markdown(r['checks_changed'], 500)})" if r["checks_changed"] else "")
                   for r in changes.to_dict("records")] or ["No score changed."]
     if pairs is not None:
@@ -150,8 +156,9 @@ def report_html(frame, checks, questions, points, png: bytes, changes=None, pair
     parts.append(_rows_section("problems", "Grading problems", class_stats.problems(frame), STATUS, "None."))
     if changes is not None:
         items = [f"<tr data-file=\"{_e(r['file'])}\" data-question=\"{r['question']}\"><td>{_e(r['file'])}</td>"
-                 f"<td>{_e(r['name'])}</td><td>{r['question']}</td><td class=num>{r['before']}</td>"
-                 f"<td class=num>{r['after']}</td><td class=num>{r['change']}</td><td>{_e(r['checks_changed'], 1000)}</td></tr>"
+                 f"<td>{_e(r['name'])}</td><td>{r['question']}</td><td class=num>{_pts(r['before'])}</td>"
+                 f"<td class=num>{_pts(r['after'])}</td><td class=num>{_pts(r['change'], '+')}</td>"
+                 f"<td>{_e(r['checks_changed'], 1000)}</td></tr>"
                  for r in changes.to_dict("records")]
         parts.append("<section id=\"changes\"><h2>Changes since the last grading</h2>"
                      + (_table(["file", "name", "question", "before", "after", "change", "checks changed"], items)

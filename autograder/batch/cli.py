@@ -31,6 +31,7 @@ from . import changes, class_report, report, review, sandbox, worker
 from .autograder_zip import group_points, totals, unpack
 from .checkbook import Checkbook
 from .gradebook import FOLDER, Gradebook
+from .report import folder_of
 from .submissions import SubmissionsError, discover
 
 DEFAULT_ZIP = str(ZIP)
@@ -114,6 +115,9 @@ def grade_all(args, tmp: str) -> int:
         if missing:
             print(f"error: not among the submissions: {', '.join(sorted(missing))}", file=sys.stderr)
             return 2
+    if os.path.isfile(args.submissions) and book.rows and folder_of(subs[0].key) not in book.rows:
+        print(f"note: {subs[0].key} is not in {book.path}, so it is added as a new row; to grade one student of "
+              "a Gradescope export again, grade the export with --only <their submission folder>", file=sys.stderr)
     refused = [s for s in subs if s.refused]
     todo = [s for s in subs if not s.refused and (args.regrade or args.only or not book.graded(s.key))]
     if book.stale() and not (args.regrade or args.only):

@@ -30,6 +30,16 @@ def _shown(ks) -> list:
     return ks if len(ks) <= 8 else ks[:8] + ["..."]
 
 
+def _loop_kind(ops, sizes) -> str:
+    """The cause code of a loop of products: over rows (each product's result holds h, not n
+    values) or over the h columns (each holds n, not h)."""
+    n, h = sizes["n"], sizes["h"]
+    outs = [shape for _, shape, k in ops if k is not None and shape is not None]
+    if n != h and outs and all(n in shape and h not in shape for shape in outs):
+        return "loop_over_columns"
+    return "loop_over_rows"
+
+
 def _one(graded, sizes, attest, where="") -> tuple:
     """The product rule on one traced call: ``(ops, count)``, or raise with the likely cause."""
     name = graded.function
@@ -57,7 +67,7 @@ def _one(graded, sizes, attest, where="") -> tuple:
             f"{name} ran {len(ks)} matrix product(s) with inner sizes {_shown(ks)}{where}; expected exactly one, "
             f"of cat((X, H), 1) (n, {fused_k}) and cat((W_xh, W_hh), 0) ({fused_k}, h), inner size {fused_k}"
             + (": a loop (over rows or columns) runs one per iteration." if loop else "."),
-            "loop_over_rows" if loop else "wrong_products")
+            _loop_kind(ops, sizes) if loop else "wrong_products")
     T = sizes["T"]
     if ks != [fused_k] * T:
         raise CheckFailure(

@@ -52,6 +52,8 @@ def likely_step_mistakes(X, W_xh, H, W_hh):
         ("transposed_weight", "W_hh is transposed (H @ W_hh.T)", X @ W_xh + H @ W_hh.T),
         ("missing_term", "the X @ W_xh term is missing", H @ W_hh),
         ("missing_term", "the H @ W_hh term is missing", X @ W_xh),
+        ("wrong_order", "the concatenation order is swapped: cat((H, X), 1) against cat((W_xh, W_hh), 0); "
+                        "X goes first in both", torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)),
     ]
 
 
