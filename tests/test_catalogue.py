@@ -29,6 +29,35 @@ def key(variant) -> str:
     return f"submission_{variant.name}"
 
 
+#: students beyond the catalogue, all correct: each answers every question in its own style, and
+#: two of them hand in a near-copy of another's notebook (locals renamed, a comment added). The
+#: similarity pass must list exactly the copies.
+OTHERS = {
+    "submission_source": (("sep_einsum", "fused_linear", "rnn_iter_linear"), {}, ""),
+    "submission_copy": (("sep_einsum", "fused_linear", "rnn_iter_linear"),
+                        {"outs": "states", "W =": "Wc =", "W.T": "Wc.T"}, "\n# checked it twice\n"),
+    "submission_source2": (("sep_multiline", "fused_addmm", "rnn_loop"), {}, ""),
+    "submission_copy2": (("sep_multiline", "fused_addmm", "rnn_loop"), {"out": "total", "XH": "joined"}, ""),
+    "submission_own1": (("sep_linear", "fused_concat_matmul", "rnn_iter_linear"), {}, ""),
+    "submission_own2": (("sep_matmul", "fused_einsum", "rnn_loop"), {}, ""),
+}
+COPIES = {frozenset(("submission_source", "submission_copy")), frozenset(("submission_source2", "submission_copy2"))}
+BY_NAME = {v.name: v for v in VARIANTS}
+
+
+def student_notebook(solution, names, renames, comment):
+    nb = nbformat.from_dict(solution)
+    for name in names:
+        variant = BY_NAME[name]
+        (cell,) = [c for c in nb.cells
+                   if c.cell_type == "code" and c.source.startswith(f"def {FUNCTION[variant.question]}(")]
+        source = variant.source()
+        for old, new in renames.items():
+            source = source.replace(old, new)
+        cell.source = source + comment
+    return nb
+
+
 def variant_notebook(solution, variant):
     nb = nbformat.from_dict(solution)
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(f"def {FUNCTION[variant.question]}(")]
@@ -37,13 +66,16 @@ def variant_notebook(solution, variant):
 
 
 def export(solution_nb, folder: Path) -> Path:
-    """A Gradescope export: one student per variant, with name, sid and lateness in its metadata."""
+    """A Gradescope export: one student per variant and the :data:`OTHERS`, with name, sid and
+    lateness in its metadata."""
     meta = {}
-    for i, variant in enumerate(VARIANTS):
-        (folder / key(variant)).mkdir(parents=True)
-        nbformat.write(variant_notebook(solution_nb, variant), folder / key(variant) / "rnn_hidden_state.ipynb")
-        meta[key(variant)] = {":submitters": [{":name": f"Student {i}", ":sid": f"{9000 + i}",
-                                               ":email": f"s{i}@example.edu"}], ":late": i % 5 == 0}
+    notebooks = [(key(v), variant_notebook(solution_nb, v)) for v in VARIANTS]
+    notebooks += [(name, student_notebook(solution_nb, *spec)) for name, spec in OTHERS.items()]
+    for i, (name, nb) in enumerate(notebooks):
+        (folder / name).mkdir(parents=True)
+        nbformat.write(nb, folder / name / "rnn_hidden_state.ipynb")
+        meta[name] = {":submitters": [{":name": f"Student {i}", ":sid": f"{9000 + i}",
+                                       ":email": f"s{i}@example.edu"}], ":late": i % 5 == 0}
     (folder / "submission_metadata.yml").write_text(yaml.safe_dump(meta), encoding="utf-8")
     return folder
 
@@ -60,6 +92,12 @@ def test_catalogue_is_large_and_covers_every_question():
     assert len(VARIANTS) >= 30
     assert {v.question for v in VARIANTS} == set(FUNCTION)
     assert len({v.name for v in VARIANTS}) == len(VARIANTS)
+
+
+def test_the_other_students_get_full_marks(catalogue_book):
+    book, _, _ = catalogue_book
+    for name in OTHERS:
+        assert book.loc[name, "total_points_earned"] == sum(FULL.values()), name
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
@@ -100,8 +138,9 @@ def expected_losses() -> collections.Counter:
 def test_checks_csv_and_the_report_count_what_the_catalogue_expects(catalogue_book):
     book, output, _ = catalogue_book
     checks = pd.read_csv(output / "checks.csv", keep_default_na=False, dtype=str)
-    assert len(checks) == len(VARIANTS) * len(GROUP_POINTS)
-    assert set(checks["sid"]) == {str(9000 + i) for i in range(len(VARIANTS))}
+    students = len(VARIANTS) + len(OTHERS)
+    assert len(checks) == students * len(GROUP_POINTS)
+    assert set(checks["sid"]) == {str(9000 + i) for i in range(students)}
     lost = checks[checks["points"].astype(float) < checks["max_points"].astype(float)]
     assert collections.Counter(zip(lost["question"], lost["group"], lost["cause"])) == expected_losses()
     per_check = collections.Counter((q, g) for q, g, _ in expected_losses().elements())
@@ -113,6 +152,10 @@ def test_checks_csv_and_the_report_count_what_the_catalogue_expects(catalogue_bo
                      for li in row.locator("li[data-cause]").all()}
             assert shown == {c: n for (qq, gg, c), n in expected_losses().items() if (qq, gg) == (q, g)}, (q, g)
         assert "needing a regrade (left out of the statistics): 0" in page.locator("body").inner_text()
+        listed = {frozenset((d.get_attribute("data-a"), d.get_attribute("data-b")))
+                  for d in page.locator("#similar div.similar").all()}
+        assert listed == COPIES, f"similar pairs listed: {listed}"
+        assert "checked it twice" in page.locator("#similar").inner_text(), "the code is not shown side by side"
         assert requests == []
     lms = pd.read_csv(output / "lms_grades.csv", keep_default_na=False, dtype=str).set_index("sid")
     assert lms.loc["9000", "late"] == "yes" and lms.loc["9001", "late"] == "no"
@@ -151,6 +194,6 @@ def test_a_changed_point_value_regrades_everyone_and_lists_the_changes(catalogue
     assert sorted(zip(changes["file"], changes["question"], changes["change"])) == expected
     assert all(line.startswith("inputs: passed 1/1 -> passed 2/2") for line in
                changes.loc[changes["question"] == "q2_separate", "checks_changed"])
-    for variant in VARIANTS:
-        delta = 1 if key(variant) in set(passed["file"]) else 0
-        assert after.loc[key(variant), "q2_separate"] == book.loc[key(variant), "q2_separate"] + delta, variant.name
+    for name in [*map(key, VARIANTS), *OTHERS]:
+        delta = 1 if name in set(passed["file"]) else 0
+        assert after.loc[name, "q2_separate"] == book.loc[name, "q2_separate"] + delta, name

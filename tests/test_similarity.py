@@ -332,7 +332,7 @@ def calibrate(seeds=range(1, 31)):
         found[seed] = (copy_scores, independent)
         print(f"seed {seed:2d}: copies {copy_scores}, highest independent {independent:.3f}"
               + ("" if copy_scores[0] > independent else "  OVERLAP"))
-    for threshold in (0.30, 0.34, DEFAULT_THRESHOLD, 0.38, 0.40):
+    for threshold in sorted({0.30, 0.34, 0.36, 0.38, DEFAULT_THRESHOLD}):
         missed = sum(s < threshold for c, _ in found.values() for s in c)
         wrong = sum(i >= threshold for _, i in found.values())
         print(f"threshold {threshold:.2f}: {missed} of {3 * len(found)} copies missed, "

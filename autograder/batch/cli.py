@@ -23,14 +23,17 @@ import os
 import sys
 import tempfile
 
+import pandas as pd
 from tqdm import tqdm
 
 from ..config import NOTEBOOK_TIME_LIMIT_S, RUNNER_MEMORY_MB
-from ..paths import EXAMPLES, ZIP
-from . import changes, class_report, report, review, sandbox, worker
+from ..judge.submission import NoNotebook, read_file
+from ..paths import EXAMPLES, STUDENT, ZIP
+from . import changes, class_report, report, review, sandbox, similarity, worker
 from .autograder_zip import group_points, totals, unpack
 from .checkbook import Checkbook
-from .gradebook import FOLDER, Gradebook
+from .escape import shown
+from .gradebook import FOLDER, Gradebook, write_csv
 from .report import folder_of
 from .submissions import SubmissionsError, discover
 
@@ -168,7 +171,8 @@ def grade_all(args, tmp: str) -> int:
     if before is not None:
         diff = changes.diff(*before[:1], book.frame(), before[1], checkbook.frame(), questions, regraded)
         changes.write(args.output, diff)
-    text = class_report.write(args.output, book.frame(), checkbook.frame(), questions, points, diff)
+    pairs = similar(subs, args.output)
+    text = class_report.write(args.output, book.frame(), checkbook.frame(), questions, points, diff, pairs)
     if not args.quiet:
         print(book.frame()[["file", *questions, "total_points_earned", "percent_correct", "grading_status"]]
               .to_string(index=False))
@@ -176,6 +180,33 @@ def grade_all(args, tmp: str) -> int:
         print(text)
         print(f"report: {os.path.join(args.output, class_report.REPORT_HTML)}")
     return 0
+
+
+def similar(subs: list, output: str):
+    """The pairs of submissions whose answer cells are alike (:mod:`autograder.batch.similarity`),
+    also written to ``similar_pairs.csv``; it never changes a score, and its failure costs nothing
+    but the report's section (None)."""
+    texts = {}
+    for sub in subs:
+        if not sub.refused:
+            try:
+                texts[sub.key] = read_file(sub.path)
+            except NoNotebook:
+                pass
+    try:
+        baseline = STUDENT.read_text(encoding="utf-8") if STUDENT.is_file() else None
+        pairs = similarity.similar_pairs(texts, baseline)
+        write_csv(pd.DataFrame([{"a": shown(p.a), "b": shown(p.b), "similarity": round(p.score, 3)} for p in pairs],
+                               columns=["a", "b", "similarity"]), os.path.join(output, SIMILAR_CSV))
+        return pairs
+    except Exception as error:  # noqa: BLE001 - a report section, never a grade
+        print(f"warning: the similarity pass failed ({type(error).__name__}: {error}); the report has no "
+              "similar pairs", file=sys.stderr)
+        return None
+
+
+#: pairs of similar submissions (the report shows them side by side)
+SIMILAR_CSV = "similar_pairs.csv"
 
 
 def autograder_digest(path: str) -> str:

@@ -48,7 +48,7 @@ import numpy as np
 from copydetect import CodeFingerprint
 
 #: pairs scoring at least this are listed (calibrated in tests/test_similarity.py)
-DEFAULT_THRESHOLD = 0.36
+DEFAULT_THRESHOLD = 0.40
 #: tokens per fingerprint (a k-gram of normalised tokens)
 K = 3
 #: evidence (nats) at which a pair's confidence reaches 1

@@ -175,15 +175,15 @@ def judge(graded, proxy) -> str:
     median, limit = _quantile(ratios, 0.5), FUSED_SLOWDOWN_LIMIT[unit]
     verdict = (f"{median:.2f}x the reference fused step ({unit}, median of {len(ratios)} rounds of "
                f"{TIMING_CALLS} calls, limit {limit}x)")
+    timed = [attest for _, attest, label in proxy.session.traces.get(graded.spec.name, []) if label == "timed"]
+    if not timed or any(attest.get("outside") != [] for attest in timed):  # first: its speed follows the load
+        raise CheckFailure(
+            f"{graded.function} took {verdict}, but torch did not compute its results on the timed calls "
+            "(numpy, another thread or process): a round trip out of torch is not a fused step, whatever its speed.",
+            "outside_torch")
     if sum(x > limit for x in ratios) > len(ratios) // 2:
         raise CheckFailure(
             f"{graded.function} took {verdict}. Likely cause: a Python loop over rows, a host round trip "
             "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.",
             "too_slow")
-    timed = [attest for _, attest, label in proxy.session.traces.get(graded.spec.name, []) if label == "timed"]
-    if not timed or any(attest.get("outside") != [] for attest in timed):
-        raise CheckFailure(
-            f"{graded.function} took {verdict}, but torch did not compute its results on the timed calls "
-            "(numpy, another thread or process): a round trip out of torch is not a fused step, whatever its speed.",
-            "outside_torch")
     return f"took {verdict}"
