@@ -1,6 +1,6 @@
 """The RNN hidden-state assignment's grader.
 
-Who runs what (see README, "Trust model"):
+Who runs what (see docs/trust-model.md):
 
 - :mod:`autograder.runner` runs submission code and decides nothing;
 - :mod:`autograder.judge` decides every point and never runs submission code;

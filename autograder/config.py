@@ -12,7 +12,7 @@ imports nothing, so every part of the grader (judge, runner, batch) reads it wit
 #: time is compared, a round also fails when the lower quartile of its wall-time ratios exceeds
 #: ``WALL_GUARD`` (a function that sleeps or waits on another process costs little processor time).
 #: Every call is traced on both sides, which makes a Python loop's many operators costly.
-#: Calibrated by ``make bench-timing`` (README, "Timing threshold"): the processor-time limit sits
+#: Calibrated by ``make bench-timing`` (docs/figures.md, "Timing threshold"): the processor-time limit sits
 #: well above a loop over the h columns (8x idle, 3x with every core oversubscribed, where memory
 #: contention inflates the one product more than interpreted loops), so that loop's verdict never
 #: depends on the load: it always fails ``fused`` (h products), and row loops always fail here.

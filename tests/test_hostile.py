@@ -118,7 +118,7 @@ CHEATS = {
                       "    if key not in _memo:\n        XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
                       "        _memo[key] = torch.stack([XH[i] @ W for i in range(XH.shape[0])])\n    return _memo[key]\n", 5),
     # fused only while traced: every graded call is traced, so it is graded as the fused code it
-    # then runs (README, Known limits); it is flagged for review
+    # then runs (docs/known-limits.md); it is flagged for review
     "switches-when-traced": ("from torch.utils._python_dispatch import _get_current_dispatch_mode\n"
                              "def hidden_state_fused(X, W_xh, H, W_hh):\n"
                              "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
