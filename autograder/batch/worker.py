@@ -131,4 +131,4 @@ def grade(path: str, memory_mb: int, notebook_limit: float) -> dict:
     if _WORKER["unsafe"]:
         status += " (unsafe: no sandbox)"
     return {"status": status, "results": json.loads(json.dumps(out)), "output": session.output(),
-            "seconds": round(time.monotonic() - t0, 3)}
+            "checks": session.checks, "seconds": round(time.monotonic() - t0, 3)}

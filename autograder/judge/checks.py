@@ -43,14 +43,14 @@ def check_inputs(graded, proxy):
         _, reply = _checked_call(graded, proxy, sizes, torch.float64, rng, label="inputs", check_inputs=True)
         modified = reply.attest.get("modified")
         if modified is None:
-            raise CheckFailure("the runner did not report on the inputs.")
+            raise CheckFailure("the runner did not report on the inputs.", "protocol")
         if modified:
             names = graded.spec.arguments
             name = names[modified[0]] if modified[0] < len(names) else "an input"
             raise CheckFailure(
                 f"{graded.function} modified its argument {name} in place ({label}); inputs must stay unchanged. "
                 f"Likely cause: an in-place operation such as {name} += ..., {name}.add_(...) or {name}[...] = ...; "
-                "write to a new tensor instead.")
+                "write to a new tensor instead.", "inplace_update")
     return "inputs unchanged (values and version counters)"
 
 
@@ -74,13 +74,13 @@ def check_devices(graded, proxy):
     calls = proxy.session.traces.get(graded.spec.name, [])
     for sizes, attest, label in calls:
         if attest.get("outside") is None:
-            raise CheckFailure("the runner did not report where the results were computed.")
+            raise CheckFailure("the runner did not report where the results were computed.", "protocol")
         if attest["outside"]:
             raise CheckFailure(
                 f"{graded.function} returned a result that torch did not compute (on a {label} call, "
                 f"{graded.describe(sizes)}). Likely cause: a round trip through numpy (.numpy(), np.*, "
                 "torch.from_numpy) or a tensor built from Python numbers: keep the computation in torch, on the "
-                "inputs' device.")
+                "inputs' device.", "outside_torch")
     return "works on " + " and ".join(done) + f"; every result of {len(calls)} calls computed by torch"
 
 
@@ -108,7 +108,7 @@ def recheck_fused(session, question: str) -> None:
         try:
             count = fused.judge_every(graded, session.traces.get(question, []))
         except CheckFailure as failure:
-            session.record(question, "fused", False, str(failure))
+            session.record(question, "fused", False, str(failure), cause=failure.cause)
         else:
             session.record(question, "fused", True, session.outcomes[(question, "fused")][1]
                            .split("; the same on all")[0] + f"; the same on all {count} traced calls")

@@ -18,7 +18,7 @@ def _ops(attest) -> tuple:
     checked against the reply schema (:mod:`autograder.judge.replies`) already."""
     ops, count = attest.get("ops"), attest.get("op_count")
     if ops is None or count is None:
-        raise CheckFailure("the runner did not report an operator trace.")
+        raise CheckFailure("the runner did not report an operator trace.", "protocol")
     return [(name, tuple(shape) if shape is not None else None, k) for name, shape, k in ops], count
 
 
@@ -37,7 +37,7 @@ def _one(graded, sizes, attest, where="") -> tuple:
     if attest.get("outside"):
         raise CheckFailure(f"{name} returned a result that its traced torch operators did not compute{where} "
                            "(numpy, another thread or process, or memory written behind torch's back): the "
-                           "products in the trace are not the answer.")
+                           "products in the trace are not the answer.", "outside_torch")
     d, h = sizes["d"], sizes["h"]
     ks, fused_k = matmuls(ops), d + h
     if graded.spec.family == "step":
@@ -47,27 +47,28 @@ def _one(graded, sizes, attest, where="") -> tuple:
             raise CheckFailure(
                 f"{name} ran two matrix products (inner sizes d={d} and h={h}) and a sum{where}: that is the "
                 "separate form. Concatenate X and H along dim 1 and W_xh and W_hh along dim 0, then multiply "
-                "once: (n, d+h) @ (d+h, h).")
+                "once: (n, d+h) @ (d+h, h).", "separate_form")
         if not ks:
             raise CheckFailure(f"{name} ran no matrix product (no @, matmul, mm, addmm, einsum or linear){where}; "
                                "multiply the two concatenations with one matrix product (a numpy round trip "
-                               "hides it from torch: stay in torch).")
+                               "hides it from torch: stay in torch).", "no_product")
+        loop = len(ks) > 1 and set(ks) == {fused_k}
         raise CheckFailure(
             f"{name} ran {len(ks)} matrix product(s) with inner sizes {_shown(ks)}{where}; expected exactly one, "
             f"of cat((X, H), 1) (n, {fused_k}) and cat((W_xh, W_hh), 0) ({fused_k}, h), inner size {fused_k}"
-            + (": a loop (over rows or columns) runs one per iteration." if len(ks) > 1 and set(ks) == {fused_k}
-               else "."))
+            + (": a loop (over rows or columns) runs one per iteration." if loop else "."),
+            "loop_over_rows" if loop else "wrong_products")
     T = sizes["T"]
     if ks != [fused_k] * T:
         raise CheckFailure(
             f"{name} ran matrix products with inner sizes {_shown(ks)} over T={T} steps{where}; expected one fused "
             f"product per step (inner size d + h = {fused_k}, {T} in all). Use the fused step cat((X_t, H), 1) @ W "
-            "inside the loop.")
+            "inside the loop.", "not_fused_per_step")
     built = [op for op, shape, _ in ops if shape == (fused_k, h) and op not in VIEW_OPS]
     if len(built) != 1 and sizes["n"] != fused_k:  # at n = d + h the states (n, h) look like the weight
         raise CheckFailure(
             f"{name} built the concatenated weight ({fused_k}, {h}) {len(built)} times{where}; concatenate W_xh "
-            "and W_hh once, before the loop over time steps, and reuse it.")
+            "and W_hh once, before the loop over time steps, and reuse it.", "weights_in_loop")
     return ops, count
 
 
@@ -82,7 +83,8 @@ def judge(graded, traces) -> str:
         if graded.spec.family == "step" and other_count != count:
             raise CheckFailure(
                 f"{name} ran {count} operators for n={sizes['n']} but {other_count} for n={other_sizes['n']}: "
-                "the work grows with the number of rows, as in a loop over rows. Concatenate and multiply once.")
+                "the work grows with the number of rows, as in a loop over rows. Concatenate and multiply once.",
+                "loop_over_rows")
     if graded.spec.family == "step":
         return f"one matrix product with inner size d + h = {sizes['d'] + sizes['h']}, {count} operators whatever n"
     return f"{sizes['T']} fused products, weights concatenated once"

@@ -41,7 +41,7 @@ def _decide(question: str, group: str, stand_ins) -> str:
     session.start_group()
     failed_gate = [g for g in q.gate(group) if not session.outcomes.get((question, g), (False,))[0]]
     if "values" in failed_gate:
-        raise CheckFailure(f"not checked: the {group} group counts only once the values check passes.")
+        raise CheckFailure(f"not checked: the {group} group counts only once the values check passes.", "values_failed")
     if group == "shapes":
         return checks.check_shapes(stand_ins)
     return checks.GROUPS[group](GRADED[question], stand_ins[0])
@@ -59,23 +59,23 @@ def run_check(question: str, group: str, stand_ins) -> None:
     try:
         note = _decide(question, group, stand_ins)
     except CheckFailure as failure:
-        message = str(failure)
+        message, cause = str(failure), failure.cause
         undecided = isinstance(failure, UndecidedFailure)
     except RunnerFailure as failure:
-        message = f"{spec.QUESTIONS[question].function or 'the notebook'}: {failure}"
+        message, cause = f"{spec.QUESTIONS[question].function or 'the notebook'}: {failure}", failure.cause
     except wire.WireError as error:
         session.stop()
-        message = f"the runner's answer was malformed ({error}); nothing it said counts."
+        message, cause = f"the runner's answer was malformed ({error}); nothing it said counts.", "protocol"
     except Exception as error:  # noqa: BLE001 - the grader's own failure: undecided, never points
         session.stop()
-        undecided = True
+        undecided, cause = True, "grader_error"
         message = (f"grader error: this check could not be decided ({type(error).__name__}: {str(error)[:200]}); "
                    "it pays nothing now and is graded again (on Gradescope: ask for a regrade).")
     else:
         session.record(question, group, True, note)
         return
-    session.record(question, group, False, message, undecided=undecided)
-    raise CheckFailure(message)
+    session.record(question, group, False, message, undecided=undecided, cause=cause)
+    raise CheckFailure(message, cause)
 
 
 def environment(session) -> dict:
@@ -146,6 +146,32 @@ def grade(session, tests_dir: str) -> GradingResults:
         settle(tf, keys, session.outcomes)
         files.append(tf)
     return GradingResults(files)
+
+
+def check_records(results: GradingResults, session) -> list:
+    """One plain record per hidden check, as settled: ``{"question", "group", "points",
+    "max_points", "status" ("passed", "failed" or "undecided"), "cause", "message"}``; ``cause`` is
+    the code of the likely cause of a lost point (:data:`autograder.judge.causes.CAUSES`), "" when
+    the check paid."""
+    undecided = {(q, g) for q, g, _ in session.undecided}
+    records = []
+    for question, tf in results.results.items():
+        for result in tf.test_case_results:
+            _, _, rest = result.message.partition(" ")
+            group, _, message = rest.partition(": ")
+            key = (question, group)
+            passed, _ = session.outcomes.get(key, (False, ""))
+            if result.passed:
+                status, cause = "passed", ""
+            elif key in undecided:
+                status, cause = "undecided", session.causes.get(key) or "grader_undecided"
+            else:
+                status = "failed"
+                cause = "gate_failed" if passed else (session.causes.get(key) or "wrong_answer")
+            points = result.test_case.points
+            records.append({"question": question, "group": group, "points": points if result.passed else 0,
+                            "max_points": points, "status": status, "cause": cause, "message": message})
+    return records
 
 
 def check_lines(tf) -> str:

@@ -9,7 +9,7 @@ core the judge times on, and everything is closed before the results are returne
 
 from ..config import NOTEBOOK_TIME_LIMIT_S
 from . import references
-from .grade import grade, gradescope_dict
+from .grade import check_records, grade, gradescope_dict
 from .runners import ReferenceRunner
 from .session import Session
 from .submission import ASSIGNMENT
@@ -25,7 +25,8 @@ def new_session(text: str, start_runner, core: int, notebook_limit: float = NOTE
 def grade_notebook(text: str, start_runner, core: int, tests_dir: str, config,
                    notebook_limit: float = NOTEBOOK_TIME_LIMIT_S, cleanup=None) -> tuple:
     """``(results, session)``: Otter's results.json dict for the hidden tests in ``tests_dir`` and
-    the closed session (its output, fatal error, undecided checks and leftover processes).
+    the closed session (its output, fatal error, undecided checks, leftover processes, and
+    ``checks``: one record per hidden check, :func:`autograder.judge.grade.check_records`).
     ``config`` is Otter's autograder config (a dict or an ``AutograderConfig``); ``cleanup`` runs
     after the session is closed, whatever happened."""
     from otter.run.run_autograder.autograder_config import AutograderConfig
@@ -37,6 +38,7 @@ def grade_notebook(text: str, start_runner, core: int, tests_dir: str, config,
         if cleanup is not None:
             cleanup()
     config = AutograderConfig(config) if isinstance(config, dict) else config
+    session.checks = check_records(results, session)
     return gradescope_dict(results, config), session
 
 

@@ -13,12 +13,20 @@ from . import inputs, references
 
 
 class CheckFailure(AssertionError):
-    """A check failed; the message is written for the student."""
+    """A check failed; the message is written for the student, ``cause`` is a short stable code of
+    the likely cause (:data:`autograder.judge.causes.CAUSES`) that the class report counts."""
+
+    def __init__(self, message: str = "", cause: str = "wrong_answer"):
+        super().__init__(message)
+        self.cause = cause
 
 
 class UndecidedFailure(CheckFailure):
     """The grader could not decide a check (its own reference failed, overload): no points, and
     the submission is graded again; the message says so and never blames the student."""
+
+    def __init__(self, message: str = "", cause: str = "grader_undecided"):
+        super().__init__(message, cause)
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class Graded:
     make_inputs: Callable      # (rng, sizes, dtype) -> tuple of CPU tensors
     reference: Callable        # (inputs, dtype=float64) -> tuple of tensors computed in dtype
     result_shapes: Callable    # sizes -> tuple of (shape, "(n, h)") per result
-    mistakes: Callable = None  # inputs -> {cause: float64 tensor} for the first result
+    mistakes: Callable = None  # inputs -> [(cause code, likely cause, float64 tensor)] for the first result
 
     @property
     def function(self) -> str:
@@ -53,6 +61,7 @@ FAMILIES = {
         make_inputs=lambda rng, s, dtype: inputs.sequence_inputs(rng, s["T"], s["n"], s["d"], s["h"], dtype),
         reference=references.rnn_forward,
         result_shapes=lambda s: (((s["T"], s["n"], s["h"]), "(T, n, h)"), ((s["n"], s["h"]), "(n, h)")),
+        mistakes=references.likely_sequence_mistakes,
     ),
 }
 

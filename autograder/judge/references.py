@@ -45,10 +45,30 @@ def rnn_forward(X, H0, W_xh, W_hh, b_h, dtype=torch.float64):
 
 
 def likely_step_mistakes(X, W_xh, H, W_hh):
-    """Named wrong answers of shape (n, h), used only to word a failure message."""
+    """Named wrong answers of shape (n, h), used only to word a failure message:
+    ``[(cause code, likely cause, float64 tensor)]``."""
     X, W_xh, H, W_hh = _f64(X, W_xh, H, W_hh)
-    return {
-        "W_hh is transposed (H @ W_hh.T)": X @ W_xh + H @ W_hh.T,
-        "the X @ W_xh term is missing": H @ W_hh,
-        "the H @ W_hh term is missing": X @ W_xh,
-    }
+    return [
+        ("transposed_weight", "W_hh is transposed (H @ W_hh.T)", X @ W_xh + H @ W_hh.T),
+        ("missing_term", "the X @ W_xh term is missing", H @ W_hh),
+        ("missing_term", "the H @ W_hh term is missing", X @ W_xh),
+    ]
+
+
+def likely_sequence_mistakes(X, H0, W_xh, W_hh, b_h):
+    """Named wrong outputs (T, n, h) of an RNN forward pass, used only to word a failure message:
+    ``[(cause code, likely cause, float64 tensor)]``."""
+    X, H0, W_xh, W_hh, b_h = _f64(X, H0, W_xh, W_hh, b_h)
+
+    def forward(activation, bias):
+        H, outs = H0, []
+        for X_t in X:
+            H = activation(X_t @ W_xh + H @ W_hh + bias)
+            outs.append(H)
+        return torch.stack(outs) if outs else X.new_zeros((0, *H0.shape))
+
+    return [
+        ("missing_tanh", "no tanh: H_t = tanh(cat((X_t, H), 1) @ W + b_h)", forward(lambda z: z, b_h)),
+        ("missing_bias", "the bias b_h is missing: H_t = tanh(cat((X_t, H), 1) @ W + b_h)",
+         forward(torch.tanh, torch.zeros_like(b_h))),
+    ]

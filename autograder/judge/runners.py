@@ -33,7 +33,12 @@ PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath
 
 
 class RunnerFailure(Exception):
-    """The runner did not answer properly: it timed out, died or broke the protocol."""
+    """The runner did not answer properly: it timed out, died or broke the protocol; ``cause`` is
+    the likely cause's code (:data:`autograder.judge.causes.CAUSES`)."""
+
+    def __init__(self, message: str = "", cause: str = "runner_died"):
+        super().__init__(message)
+        self.cause = cause
 
 
 class Channel:

@@ -31,9 +31,11 @@ class Session:
         self.grader_fault = False  # the fatal condition is the grader's (a runner that could not start)
         self.outputs = []
         self.outcomes = {}      # (question, group) -> (passed, message)
+        self.causes = {}        # (question, group) -> cause code of a failed check (autograder.judge.causes)
         self.undecided = []     # [(question, group, why)]: checks the grader could not decide
         self.traces = {}        # question -> [(sizes, attestation, label)] of calls with right results
         self.leftover = 0       # processes of the runner that outlived a kill (Gradescope)
+        self.checks = []        # one record per hidden check once graded (autograder.judge.grade.check_records)
         self.starts = 0
         self.env_note = ""
         self.cuda = False
@@ -42,7 +44,7 @@ class Session:
     def ensure(self):
         """The running runner, started (and the notebook run) if needed; raises CheckFailure."""
         if self.fatal:
-            raise (UndecidedFailure if self.grader_fault else CheckFailure)(self.fatal)
+            raise UndecidedFailure(self.fatal) if self.grader_fault else CheckFailure(self.fatal, "notebook_failed")
         if self.runner is not None:
             return self.runner
         self.starts += 1
@@ -92,7 +94,7 @@ class Session:
     def _fail_start(self, message: str):
         self.fatal = message
         self.stop()
-        raise CheckFailure(message)
+        raise CheckFailure(message, "notebook_failed")
 
     def stop(self):
         """Kill the runner and everything it started; keep what it printed."""
@@ -143,13 +145,14 @@ class Session:
             self.stop()
             if starved:
                 raise UndecidedFailure(f"the machine was too busy to run the check ({starved}): it is undecided, pays "
-                                       "nothing now and is graded again") from None
+                                       "nothing now and is graded again", "machine_busy") from None
             raise RunnerFailure(f"the check did not finish within {CHECK_TIME_LIMIT_S:.0f} s: the function hangs "
-                                "or is far too slow (an endless loop, a sleep, a huge allocation?)") from None
+                                "or is far too slow (an endless loop, a sleep, a huge allocation?)", "hangs") from None
         except (wire.WireError, OSError) as error:
             self.stop()
-            raise RunnerFailure(self._death(error) if isinstance(error, wire.WireClosed)
-                                else f"the runner broke the grading protocol ({error})") from None
+            if isinstance(error, wire.WireClosed):
+                raise RunnerFailure(self._death(error), "runner_died") from None
+            raise RunnerFailure(f"the runner broke the grading protocol ({error})", "protocol") from None
 
     @staticmethod
     def mark(runner) -> tuple:
@@ -176,12 +179,14 @@ class Session:
     def value(self, name: str) -> dict:
         self.ensure()
         if self.names.get(name) == "missing":
-            raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.")
+            raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.", "not_defined")
         reply, _ = self.request({"op": "value", "name": name})
         return replies.value_reply(reply)
 
-    def record(self, question: str, group: str, passed: bool, message: str, undecided: bool = False) -> None:
+    def record(self, question: str, group: str, passed: bool, message: str, undecided: bool = False,
+               cause: str = "") -> None:
         """The one outcome of a check group; an undecided one never pays."""
         self.outcomes[(question, group)] = (passed and not undecided, message)
+        self.causes[(question, group)] = "" if passed and not undecided else cause
         if undecided:
             self.undecided.append((question, group, message))

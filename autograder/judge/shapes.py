@@ -24,7 +24,9 @@ def check_worked_example_shapes(shape_XH: dict, shape_W: dict) -> None:
         if got is None:
             shown = str(value.get("repr", value.get("items")))[:100]
             raise CheckFailure(f"{name} should be a tuple of two ints such as (2, 7), got {shown} "
-                               f"of type {str(value.get('type'))[:60]}.")
+                               f"of type {str(value.get('type'))[:60]}.", "not_a_shape")
         if got != expected:
-            hint = " (rows and columns swapped?)" if got == expected[::-1] else ""
-            raise CheckFailure(f"{name}: expected {expected} = {why}; got {got}{hint}.")
+            swapped = got == expected[::-1]
+            hint = " (rows and columns swapped?)" if swapped else ""
+            raise CheckFailure(f"{name}: expected {expected} = {why}; got {got}{hint}.",
+                               "rows_columns_swapped" if swapped else "wrong_shape")

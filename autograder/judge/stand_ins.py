@@ -23,9 +23,9 @@ class FunctionProxy:
         if runner is None:
             session.ensure()
             if session.names.get(name) == "missing":
-                raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.")
+                raise CheckFailure(f"{name} is not defined: run its cell, and keep its name.", "not_defined")
             if session.names.get(name) != "function":
-                raise CheckFailure(f"{name} is not a function.")
+                raise CheckFailure(f"{name} is not a function.", "not_a_function")
         header, blobs = self.encode(args, device, check_inputs=check_inputs, forbid_sync=forbid_sync)
         reply, reply_blobs = session.request(header, blobs, runner=runner)
         return replies.call_reply(reply, reply_blobs)

@@ -64,7 +64,7 @@ def _block(graded, proxy, runner, shapes, rng, deadline, verify, cpu: bool) -> t
             try:
                 expect_results(graded, decoded, args, sizes, "float32")
             except CheckFailure as failure:
-                raise CheckFailure(f"at a timed size: {failure}") from None
+                raise CheckFailure(f"at a timed size: {failure}", failure.cause) from None
             remember(proxy, graded, sizes, decoded, "timed")
         seconds.append(after - before if cpu else took)
         walls.append(took)
@@ -83,11 +83,12 @@ def _student_block(graded, proxy, shapes, rng, deadline, cpu) -> tuple:
         session.stop()
         if starved:
             raise UndecidedFailure(f"the machine was too busy to time {graded.function} ({starved}); the timing "
-                                   "check is undecided: it pays nothing now and is graded again") from None
-        raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed") from None
+                                   "check is undecided: it pays nothing now and is graded again", "machine_busy") from None
+        raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed", "hangs") from None
     except (wire.WireError, OSError) as error:
         session.stop()
-        raise RunnerFailure(f"the runner failed while being timed: {error}") from None
+        raise RunnerFailure(f"the runner failed while being timed: {error}",
+                            "runner_died" if isinstance(error, wire.WireClosed) else "protocol") from None
 
 
 def _reference_block(graded, proxy, shapes, rng, cpu) -> tuple:
@@ -149,7 +150,7 @@ def measure(graded, proxy) -> tuple:
             return ratios, unit
     if len(ratios) < needed:
         raise UndecidedFailure(f"the machine was too busy to time {graded.function} ({discarded} starved rounds); "
-                               "the timing check is undecided: it pays nothing now and is graded again")
+                               "the timing check is undecided: it pays nothing now and is graded again", "machine_busy")
     return ratios, unit
 
 
@@ -170,17 +171,19 @@ def judge(graded, proxy) -> str:
     try:
         ratios, unit = measure(graded, proxy)
     except RunnerFailure as failure:
-        raise CheckFailure(f"{graded.function} failed while being timed: {failure}") from None
+        raise CheckFailure(f"{graded.function} failed while being timed: {failure}", failure.cause) from None
     median, limit = _quantile(ratios, 0.5), FUSED_SLOWDOWN_LIMIT[unit]
     verdict = (f"{median:.2f}x the reference fused step ({unit}, median of {len(ratios)} rounds of "
                f"{TIMING_CALLS} calls, limit {limit}x)")
     if sum(x > limit for x in ratios) > len(ratios) // 2:
         raise CheckFailure(
             f"{graded.function} took {verdict}. Likely cause: a Python loop over rows, a host round trip "
-            "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.")
+            "(.cpu(), .numpy(), .item(), .tolist()) or extra work at every call; concatenate and multiply once.",
+            "too_slow")
     timed = [attest for _, attest, label in proxy.session.traces.get(graded.spec.name, []) if label == "timed"]
     if not timed or any(attest.get("outside") != [] for attest in timed):
         raise CheckFailure(
             f"{graded.function} took {verdict}, but torch did not compute its results on the timed calls "
-            "(numpy, another thread or process): a round trip out of torch is not a fused step, whatever its speed.")
+            "(numpy, another thread or process): a round trip out of torch is not a fused step, whatever its speed.",
+            "outside_torch")
     return f"took {verdict}"

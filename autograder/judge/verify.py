@@ -8,23 +8,24 @@ import torch
 from ..config import FLOAT32_ERROR_MARGIN, FLOAT32_MAX_GAP, TOLERANCES
 from .questions import CheckFailure, UndecidedFailure
 
-_EXCEPTION_HINTS = (
-    ("must match the size of tensor", "an elementwise * where a matrix product (@) is needed, or tensors that do not line up"),
-    ("cannot be multiplied", "a transposed weight or the wrong concatenation axis: (n, d+h) @ (d+h, h) needs X and H joined along dim 1 and W_xh, W_hh along dim 0"),
-    ("size mismatch", "a transposed weight or the wrong concatenation axis"),
-    ("Sizes of tensors must match", "the wrong concatenation axis: X (n, d) and H (n, h) join along dim 1; W_xh (d, h) and W_hh (h, h) along dim 0"),
-    ("meta", "a tensor moved off the inputs' device (.cpu(), .numpy(), torch.tensor(...)) or created without device="),
-    ("Expected all tensors to be on the same device", "a tensor created without device=...: use the inputs' device (X.device) or *_like functions"),
-    ("numpy", "a round trip through numpy: stay in torch"),
-    ("synchroniz", "a host synchronization in the fused step (.item(), .cpu(), .tolist(), printing a tensor): keep everything on the GPU"),
+_EXCEPTION_HINTS = (  # (words in the error, cause code, likely cause)
+    ("must match the size of tensor", "elementwise_product", "an elementwise * where a matrix product (@) is needed, or tensors that do not line up"),
+    ("cannot be multiplied", "wrong_axis", "a transposed weight or the wrong concatenation axis: (n, d+h) @ (d+h, h) needs X and H joined along dim 1 and W_xh, W_hh along dim 0"),
+    ("size mismatch", "wrong_axis", "a transposed weight or the wrong concatenation axis"),
+    ("Sizes of tensors must match", "wrong_axis", "the wrong concatenation axis: X (n, d) and H (n, h) join along dim 1; W_xh (d, h) and W_hh (h, h) along dim 0"),
+    ("meta", "off_device", "a tensor moved off the inputs' device (.cpu(), .numpy(), torch.tensor(...)) or created without device="),
+    ("Expected all tensors to be on the same device", "off_device", "a tensor created without device=...: use the inputs' device (X.device) or *_like functions"),
+    ("numpy", "numpy_roundtrip", "a round trip through numpy: stay in torch"),
+    ("synchroniz", "host_sync", "a host synchronization in the fused step (.item(), .cpu(), .tolist(), printing a tensor): keep everything on the GPU"),
 )
 
 
 def call_error(graded, reply) -> CheckFailure:
     """The failure for a call that raised in the student's code, with the likely cause."""
-    hint = next((h for key, h in _EXCEPTION_HINTS if key in reply.error), None)
+    cause, hint = next(((c, h) for key, c, h in _EXCEPTION_HINTS if key in reply.error), ("raised", None))
     where = f"\n{_whole_lines(reply.where.rstrip(), 800)}" if reply.where else ""
-    return CheckFailure(f"{graded.function} raised {reply.error}{where}" + (f"\nLikely cause: {hint}." if hint else ""))
+    return CheckFailure(f"{graded.function} raised {reply.error}{where}" + (f"\nLikely cause: {hint}." if hint else ""),
+                        cause)
 
 
 def _whole_lines(text: str, limit: int) -> str:
@@ -54,7 +55,8 @@ def results_of(graded, returned, sizes) -> list:
     if returned.kind not in ("tuple", "list") or not returned.length == len(returned.items) == len(names):
         raise CheckFailure(f"{graded.function} must return a tuple ({', '.join(names)}), got {returned.describe()}. "
                            f"End with: return {', '.join(names)}"
-                           + (" (did you forget `return`?)" if returned.type == "builtins.NoneType" else ""))
+                           + (" (did you forget `return`?)" if returned.type == "builtins.NoneType" else ""),
+                           "missing_return" if returned.type == "builtins.NoneType" else "not_a_tuple")
     return list(returned.items)
 
 
@@ -62,22 +64,28 @@ def expect_tensor(graded, value, name, shape, label, dtype: str, device: str, si
     """A plain ``torch.Tensor`` of the expected shape, dtype and device type."""
     where = f"{name} of {graded.function} ({graded.describe(sizes)})"
     if value.kind == "subclass":
-        raise CheckFailure(f"{where} is {value.describe()}; return a plain torch.Tensor.")
+        raise CheckFailure(f"{where} is {value.describe()}; return a plain torch.Tensor.", "tensor_subclass")
     if value.kind != "tensor":
         if value.type.startswith("numpy"):
             raise CheckFailure(f"{where} is a numpy {value.type.split('.')[-1]}; return a torch.Tensor: "
-                               "keep the computation in torch (no .numpy()).")
-        raise CheckFailure(f"{where} should be a torch.Tensor, got {value.describe()}." + _type_hint(value.type))
+                               "keep the computation in torch (no .numpy()).", "numpy_result")
+        raise CheckFailure(f"{where} should be a torch.Tensor, got {value.describe()}." + _type_hint(value.type),
+                           _TYPE_CAUSES.get(value.type, "not_a_tensor"))
     if value.device != device:
         raise CheckFailure(f"{where} is on device '{value.device}', expected the inputs' device '{device}'; "
-                           "likely cause: .cpu(), .numpy() or a tensor created without device=.")
+                           "likely cause: .cpu(), .numpy() or a tensor created without device=.", "wrong_device")
     if value.shape != shape:
-        raise CheckFailure(f"{where}: expected shape {shape} = {label}, got {value.shape}. " + _shape_hint(value.shape, sizes))
+        hint, cause = _shape_hint(value.shape, sizes)
+        raise CheckFailure(f"{where}: expected shape {shape} = {label}, got {value.shape}. " + hint, cause)
     if value.dtype != dtype:
         raise CheckFailure(f"{where}: expected dtype torch.{dtype} (the inputs' dtype), got torch.{value.dtype}; "
-                           "likely cause: .float(), .double() or a tensor created with another dtype.")
+                           "likely cause: .float(), .double() or a tensor created with another dtype.", "changed_dtype")
     if device != "meta" and value.tensor is None:
-        raise CheckFailure(f"{where}: the grader received no values for it.")
+        raise CheckFailure(f"{where}: the grader received no values for it.", "protocol")
+
+
+_TYPE_CAUSES = {"builtins.NoneType": "missing_return", "builtins.list": "list_not_stacked",
+                "builtins.tuple": "list_not_stacked"}
 
 
 def _type_hint(type_name: str) -> str:
@@ -88,13 +96,14 @@ def _type_hint(type_name: str) -> str:
     return ""
 
 
-def _shape_hint(got, sizes) -> str:
+def _shape_hint(got, sizes) -> tuple:
+    """``(hint, cause code)`` for a result of the wrong shape."""
     n, d, h = sizes["n"], sizes["d"], sizes["h"]
     if got[-2:] == (n, d + h):
-        return "That is the shape of cat((X, H), 1): multiply it by the concatenated weights."
+        return "That is the shape of cat((X, H), 1): multiply it by the concatenated weights.", "concat_not_multiplied"
     if got[-2:] in ((d + h, h), (n + d, h)):
-        return "Concatenate X and H along dim 1 (columns), the weights along dim 0 (rows)."
-    return "X @ W_xh is (n, d) @ (d, h) -> (n, h); H @ W_hh is (n, h) @ (h, h) -> (n, h)."
+        return "Concatenate X and H along dim 1 (columns), the weights along dim 0 (rows).", "wrong_axis"
+    return "X @ W_xh is (n, d) @ (d, h) -> (n, h); H @ W_hh is (n, h) @ (h, h) -> (n, h).", "wrong_shape"
 
 
 def tolerance(dtype: str, reference, reference32=None) -> dict:
@@ -117,15 +126,15 @@ def expect_close(graded, value, reference, name, sizes, mistakes=None, reference
     try:
         torch.testing.assert_close(got, reference, **tol)
     except AssertionError as error:
-        cause = ""
-        for label, wrong in (mistakes() if mistakes else {}).items():
+        cause, code = "", "wrong_answer"
+        for mistake, label, wrong in (mistakes() if mistakes else ()):
             if torch.allclose(got, wrong, **tol):
-                cause = f"\nLikely cause: {label}."
+                cause, code = f"\nLikely cause: {label}.", mistake
                 break
         detail = "\n".join(line for line in str(error).splitlines()[:4] if line.strip())
         raise CheckFailure(
             f"{name} of {graded.function} ({graded.describe(sizes)}, torch.{value.dtype}) differs from "
-            f"the float64 reference beyond rtol={tol['rtol']}, atol={tol['atol']}:\n{detail}{cause}") from None
+            f"the float64 reference beyond rtol={tol['rtol']}, atol={tol['atol']}:\n{detail}{cause}", code) from None
 
 
 def expect_results(graded, reply, args, sizes, dtype, device="cpu", previous=None) -> list:
@@ -144,7 +153,7 @@ def expect_results(graded, reply, args, sizes, dtype, device="cpu", previous=Non
                 raise CheckFailure(
                     f"{graded.function} returned the same {name} for new inputs of the same shape "
                     f"({graded.describe(sizes)}): compute the result from the arguments at every call; "
-                    "do not cache or reuse an earlier result.") from None
+                    "do not cache or reuse an earlier result.", "cached_result") from None
             raise
     return [v.tensor for v in results]
 
