@@ -244,7 +244,12 @@ def _check_devices(question, name, func, g):
     _, make, _, results = QUESTIONS[question]
     sizes = _sizes(question, 5, 3, 6)
     args = [torch.empty(a.shape, dtype=a.dtype, device="meta") for a in make(*sizes, torch.float32, g=g)]
-    _expect(question, name, _call(name, func, args), sizes, torch.float32, "meta", results)
+    try:
+        _expect(question, name, _call(name, func, args), sizes, torch.float32, "meta", results)
+    except _Fail as failure:
+        raise _Fail(failure.mark, "called with tensors on PyTorch's `meta` device (tensors with shapes but no data: "
+                    "code that stays on the inputs' device works there, .cpu(), .numpy(), .item() and tensors "
+                    f"created without device= do not): {failure.detail}") from None
     if torch.cuda.is_available():
         args = make(*sizes, torch.float32, device="cuda", g=g)
         _expect(question, name, _call(name, func, args), sizes, torch.float32, "cuda", results)
@@ -422,7 +427,7 @@ def show_submission(zip_path):
     if not names:
         print(f"{zip_path} holds no notebook: run this cell again. zip 文件中没有笔记本：请重新运行此单元格。")
         return
-    lines, complete = question_lines(text)
+    lines, complete = question_lines(text)  # noqa: F821 - make dist writes autograder/receipt.py after this module
     print(f"{zip_path} holds {names[0]} as last saved; what the grader will find in it:")
     print("\n".join("  " + line for line in lines))
     if complete:
