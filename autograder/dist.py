@@ -31,7 +31,8 @@ from .config import FUSED_SLOWDOWN_LIMIT
 from .hidden_tests import with_hidden_tests, with_points_table
 from .paths import BUILD, EXAMPLES, MASTER, NAME, STUDENT, ZIP
 from .paths import REPO as ROOT
-from .spec import SpecError
+from .receipt import answers_from_spec
+from .spec import QUESTIONS, SpecError
 
 SOLUTION_SUBMISSION = BUILD / "solution-submission.ipynb"
 SOLUTION_RUN = BUILD / "solution-run"
@@ -71,7 +72,7 @@ def run_judge(run_autograder: str) -> str:
     return "".join(lines[:otter]) + RUN_JUDGE + "".join(lines[otter + 1:])
 
 #: the package modules shipped in the zip (files/autograder): the judge and the runner
-SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "judge", "runner")
+SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "receipt.py", "judge", "runner")
 
 
 def normalize_zip(raw: bytes) -> bytes:
@@ -94,13 +95,32 @@ def normalize_zip(raw: bytes) -> bytes:
 
 
 PUBLIC_CHECKS = ROOT / "autograder" / "public_checks.py"
+RECEIPT = ROOT / "autograder" / "receipt.py"
+
+
+def _set(source: str, name: str, value) -> str:
+    """``source`` with its one top-level line ``<name> = ...`` set to ``<name> = <value!r>``."""
+    (line,) = [x for x in source.splitlines() if x.startswith(f"{name} = ")]
+    return source.replace(line, f"{name} = {value!r}")
+
+
+def shape_digests() -> dict:
+    """q1's salted digests (:func:`autograder.public_checks.shape_digest`) of the judge's expected
+    shapes: the student notebook recognises the right shapes without holding them."""
+    from .judge.shapes import EXPECTED
+    from .public_checks import shape_digest
+    return {name: {"shape": shape_digest(name, "shape", shape), "rows": shape_digest(name, "rows", shape[0]),
+                   "columns": shape_digest(name, "columns", shape[1])} for name, (shape, _) in EXPECTED.items()}
 
 
 def public_checks_source() -> str:
-    """The public checks' module, with the hidden timing limit of ``config.py``."""
-    source = PUBLIC_CHECKS.read_text(encoding="utf-8")
-    line = next(x for x in source.splitlines() if x.startswith("SPEED_LIMIT = "))
-    return source.replace(line, f"SPEED_LIMIT = {FUSED_SLOWDOWN_LIMIT['wall time']}")
+    """The notebook's "Checks" cell: the public checks' module (with the hidden timing limit of
+    ``config.py`` and q1's digests), then the receipt's (with the questions' answers of the spec)."""
+    checks = PUBLIC_CHECKS.read_text(encoding="utf-8")
+    checks = _set(checks, "SPEED_LIMIT", FUSED_SLOWDOWN_LIMIT["wall time"])
+    checks = _set(checks, "SHAPE_DIGESTS", shape_digests())
+    receipt = _set(RECEIPT.read_text(encoding="utf-8"), "ANSWERS", answers_from_spec(QUESTIONS))
+    return checks + "\n\n# ---- autograder/receipt.py: what a saved notebook holds, read without running it ----\n\n" + receipt
 
 
 def with_public_checks(nb):

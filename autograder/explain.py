@@ -24,6 +24,8 @@ from .spec import QUESTIONS
 #: one check group's line in a question's output (:func:`autograder.judge.grade.check_lines`):
 #: "✅ values 3/3: message" (a message may run on over several lines)
 VERDICT = re.compile(r"^(✅|❌) (\w+) [\d.]+/[\d.]+: ", re.M)
+#: the one line of the groups not run because the values failed: "– inputs, devices 0/2: not run, ..."
+NOT_RUN = re.compile(r"^– ([\w, ]+) [\d.]+/[\d.]+: (.*)$", re.M)
 #: the figures the judge writes into its messages
 FIGURES = (
     (re.compile(r"([\d.]+)x the reference fused step \(([^,]+), median of (\d+) rounds of (\d+) calls, limit ([\d.]+)x\)"),
@@ -38,9 +40,13 @@ def verdicts(output: str) -> dict:
     found = list(VERDICT.finditer(output))
     out = {}
     for i, match in enumerate(found):
-        end = found[i + 1].start() if i + 1 < len(found) else len(output)
+        end = min([m.start() for m in (*found[i + 1:i + 2], *NOT_RUN.finditer(output)) if m.start() > match.start()]
+                  or [len(output)])
         text = output[match.end():end]
         out[match.group(2)] = (match.group(1) == "✅", "\n".join(line.strip() for line in text.strip().splitlines()))
+    for match in NOT_RUN.finditer(output):
+        for group in match.group(1).split(", "):
+            out[group] = (False, match.group(2).strip())
     return out
 
 

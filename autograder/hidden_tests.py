@@ -1,6 +1,7 @@
 """What ``make dist`` generates from the question table (:mod:`autograder.spec`): the hidden-test
-cells of the master notebook (one per check group, its points in Otter's ``TEST CONFIG``) and the
-README's points table. The master notebook holds prose, stubs, solutions and public tests only.
+cells of the master notebook (one per check group, its points in Otter's ``TEST CONFIG``), the
+points in each question's prompt and the README's points table. The master notebook holds prose,
+stubs, solutions and public tests only; no point value is written anywhere by hand.
 """
 
 import re
@@ -30,6 +31,26 @@ def hidden_test_sources(q) -> list:
             for g in q.groups]
 
 
+#: a question's prompt starts with a bold lead such as ``**Question 3 · 第 3 题.**``
+BOLD_LEAD = re.compile(r"\A\*\*(.+?)\*\*")
+
+
+def points_text(q) -> str:
+    """``(8 points · 8 分: values 3, inputs 1, devices 1, fused 2, timing 1)``: the question's
+    points, group by group, under the names its Gradescope lines use."""
+    groups = ", ".join(f"{g} {q.points[g]}" for g in q.groups)
+    total = sum(q.points.values())
+    return f"({total} point{'s' if total != 1 else ''} · {total} 分: {groups})"
+
+
+def with_points(prompt: str, q) -> str:
+    """The prompt with the question's points after its bold lead (or first, without one)."""
+    lead = BOLD_LEAD.match(prompt)
+    if lead is None:
+        return f"*{points_text(q)}*\n\n{prompt}"
+    return f"{lead.group(0)} *{points_text(q)}*{prompt[lead.end():]}"
+
+
 def _question_name(raw: str) -> str:
     found = re.search(r"^name:\s*(\S+)", raw, re.M)
     return found.group(1) if found else ""
@@ -41,13 +62,20 @@ def with_hidden_tests(nb, questions: dict = None):
     a hidden test written by hand)."""
     questions = QUESTIONS if questions is None else questions
     validate(questions)
-    cells, current, seen = [], None, []
+    cells, current, seen, prompt_due = [], None, [], False
     for cell in nb.cells:
         source = cell.source.strip()
         if cell.cell_type == "raw" and source.startswith("# BEGIN QUESTION"):
             current = _question_name(source)
             if current not in questions:
                 raise SpecError(f"the master notebook's question {current!r} has no entry in autograder/spec.py")
+            prompt_due = True
+        elif prompt_due and cell.cell_type == "markdown":  # the question's prompt: its points, from the spec
+            cell.source = with_points(cell.source, questions[current])
+            prompt_due = False
+        elif prompt_due and cell.cell_type == "raw" and source.startswith("# BEGIN"):
+            raise SpecError(f"question {current!r} has no prompt (a Markdown cell after '# BEGIN QUESTION') "
+                            "to show its points in")
         if cell.cell_type == "code" and re.search(r"^hidden:\s*true", source, re.M):
             raise SpecError(f"the master notebook holds a hidden test in {current!r}: hidden tests are generated "
                             "from autograder/spec.py (groups and points); delete that cell")

@@ -12,10 +12,14 @@ inputs drawn fresh at every grading, CUDA on a GPU grader, and a judge that no n
 can reach.
 """
 
+import datetime
+import hashlib
+import os
 import random
 import signal
 import threading
 import time
+import zipfile
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -240,7 +244,12 @@ def _check_devices(question, name, func, g):
     _, make, _, results = QUESTIONS[question]
     sizes = _sizes(question, 5, 3, 6)
     args = [torch.empty(a.shape, dtype=a.dtype, device="meta") for a in make(*sizes, torch.float32, g=g)]
-    _expect(question, name, _call(name, func, args), sizes, torch.float32, "meta", results)
+    try:
+        _expect(question, name, _call(name, func, args), sizes, torch.float32, "meta", results)
+    except _Fail as failure:
+        raise _Fail(failure.mark, "called with tensors on PyTorch's `meta` device (tensors with shapes but no data: "
+                    "code that stays on the inputs' device works there, .cpu(), .numpy(), .item() and tensors "
+                    f"created without device= do not): {failure.detail}") from None
     if torch.cuda.is_available():
         args = make(*sizes, torch.float32, device="cuda", g=g)
         _expect(question, name, _call(name, func, args), sizes, torch.float32, "cuda", results)
@@ -332,15 +341,50 @@ GROUPS = {
 }
 
 
+#: salted SHA-256 digests of q1's answers, of the whole shape and of each of its two sizes
+#: (``make dist`` writes them from the judge's expected shapes): the notebook can recognise the
+#: right shapes without holding them
+SHAPE_SALT = "q1"
+SHAPE_DIGESTS = {}
+#: what each of q1's names is the shape of, and how its two sizes come about
+SHAPE_RULES = {
+    "shape_XH": ("cat((X, H), dim=1)", "concatenating along dim 1 puts X and H side by side: the rows stay "
+                 "(X and H have the same number of rows, n) and the column counts add up (d + h)"),
+    "shape_W": ("cat((W_xh, W_hh), dim=0)", "concatenating along dim 0 stacks W_xh on top of W_hh: the row "
+                "counts add up (d + h) and the columns stay (both have h columns)"),
+}
+
+
+def shape_digest(name, what, value):
+    """The salted digest of one answer: ``what`` is "shape", "rows" or "columns"."""
+    return hashlib.sha256(f"{SHAPE_SALT}:{name}:{what}:{value!r}".encode()).hexdigest()
+
+
+def _check_shape(name, got):
+    ok = isinstance(got, (tuple, list, torch.Size)) and len(got) == 2 and all(type(v) is int for v in got)
+    assert ok, f"{name} should be a tuple of two ints such as (2, 7), got {got!r}"
+    got = tuple(got)
+    digests = SHAPE_DIGESTS[name]
+    if shape_digest(name, "shape", got) == digests["shape"]:
+        return
+    of, rule = SHAPE_RULES[name]
+    if shape_digest(name, "shape", got[::-1]) == digests["shape"]:
+        wrong = "rows and columns are swapped: a shape is (rows, columns)"
+    else:
+        right = [what for what, v in zip(("rows", "columns"), got) if shape_digest(name, what, v) == digests[what]]
+        wrong = (f"the number of {'columns' if right == ['rows'] else 'rows'} is not right" if right
+                 else "neither the rows nor the columns are right")
+    raise AssertionError(f"{name} = {got} is not the shape of {of} in the worked example (X (3, 1), W_xh (1, 4), "
+                         f"H (3, 4), W_hh (4, 4)): {wrong}. Expected: {rule}. Likely cause: the two dimensions "
+                         "mixed up, or the sizes added along the wrong dimension; check with torch.cat on tensors "
+                         "of those shapes.")
+
+
 def public_check(question, *values):
     """Check one question as the hidden checks will; print the verdict; raise on any failure."""
     if question == "q1_shapes":
-        expected = {"shape_XH": (3, 5), "shape_W": (5, 4)}
-        for (label, want), got in zip(expected.items(), values):
-            ok = isinstance(got, (tuple, list, torch.Size)) and all(type(v) is int for v in got)
-            assert ok, f"{label} should be a tuple of two ints such as (2, 7), got {got!r}"
-            assert tuple(got) == want, (f"{label}: expected {want}, got {tuple(got)}"
-                                        + (" (rows and columns swapped?)" if tuple(got) == want[::-1] else ""))
+        for name, got in zip(SHAPE_RULES, values):
+            _check_shape(name, got)
         print("q1_shapes: shapes ✓")
         return
     (func,) = values
@@ -362,3 +406,34 @@ def public_check(question, *values):
     verdict = f"{question}: " + "  ".join(marks)
     print(verdict)
     assert not details, verdict + "\n\n" + "\n\n".join(details)
+
+
+def export_name(notebook):
+    """The zip the export cell writes next to the notebook: its name and the time, as Otter names it."""
+    return f"{os.path.splitext(notebook)[0]}_{datetime.datetime.now():%Y_%m_%dT%H_%M_%S_%f}.zip"
+
+
+def show_submission(zip_path):
+    """What the exported zip holds, read as the grader reads it (nothing in it is run): the
+    notebook file and, per question, whether its answer is there (:func:`question_lines`, which
+    ``make dist`` writes into this cell from autograder/receipt.py)."""
+    try:
+        with zipfile.ZipFile(zip_path) as z:
+            names = sorted(n for n in z.namelist() if n.endswith(".ipynb") and "/" not in n)
+            text = z.read(names[0]).decode("utf-8", "replace") if names else ""
+    except (OSError, zipfile.BadZipFile):
+        print(f"No zip {zip_path} was written: the export did not run.")
+        return
+    if not names:
+        print(f"{zip_path} holds no notebook: run this cell again. zip 文件中没有笔记本：请重新运行此单元格。")
+        return
+    lines, complete = question_lines(text)  # noqa: F821 - make dist writes autograder/receipt.py after this module
+    print(f"{zip_path} holds {names[0]} as last saved; what the grader will find in it:")
+    print("\n".join("  " + line for line in lines))
+    if complete:
+        print("Upload this zip to Gradescope. 请将此 zip 文件上传到 Gradescope。")
+    else:
+        print("Some answers are not in the saved file. If you wrote them, save the notebook (Ctrl+S, or "
+              "File > Save) and run this cell again before uploading.\n"
+              "保存的文件中缺少部分答案。如果你已经写了，请先保存笔记本（Ctrl+S 或 文件 > 保存），"
+              "再运行此单元格，然后上传。")

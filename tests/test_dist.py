@@ -2,10 +2,12 @@
 
 import io
 import json
+import re
 import zipfile
 
 import nbformat
 
+from autograder.judge.shapes import EXPECTED as SHAPES
 from autograder.spec import QUESTIONS
 
 from conftest import ROOT, dist, execute_notebook
@@ -60,6 +62,32 @@ def test_student_notebook_has_no_solution_and_no_hidden_test(built):
         assert "hidden=True" not in test and "hidden=False" in test, f"hidden test case in {question}"
 
 
+def answer_spellings(shape) -> list:
+    """How the answer could be written: (3, 5), (3,5), [3, 5], Size([3, 5]), 3 x 5, ..."""
+    a, b = shape
+    return [rf"[(\[]\s*{a}\s*,\s*{b}\s*[)\]]", rf"\b{a}\s*[x×]\s*{b}\b"]
+
+
+def leaked_answers(text: str) -> list:
+    return [(name, pattern) for name, (shape, _) in SHAPES.items() for pattern in answer_spellings(shape)
+            if re.search(pattern, text)]
+
+
+def test_the_leak_detector_finds_the_answer_where_it_is():
+    assert leaked_answers('expected = {"shape_XH": (3, 5), "shape_W": (5, 4)}') != []
+    assert leaked_answers("torch.Size([3,5])") != []
+    assert leaked_answers("X (3, 1), W_xh (1, 4), H (3, 4), W_hh (4, 4)") == []
+
+
+def test_the_student_notebook_does_not_hold_q1s_answer(built):
+    """q1's expected shapes (the judge's) appear nowhere in the student notebook: not in its public
+    checks (salted digests only), not in its prose, not in its metadata."""
+    nb = nbformat.reads(built[dist.STUDENT], 4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert leaked_answers(text) == [], leaked_answers(text)
+    assert not any(str(shape) in json.dumps(nb.metadata) for shape, _ in SHAPES.values())
+
+
 def test_autograder_zip_layout(built):
     with zipfile.ZipFile(io.BytesIO(built[dist.ZIP])) as z:
         names = set(z.namelist())
@@ -96,6 +124,15 @@ def test_untouched_student_notebook_runs_top_to_bottom(built, tmp_path):
     assert seconds < 60, f"Restart & Run All took {seconds:.0f} s"
     assert checks.count("failed") >= 4, "every public check of the untouched notebook should fail"
     assert list(tmp_path.glob("*.zip")), "the export cell wrote no zip"
+    text, stderr = export_output(nb)
+    assert not stderr and "still the stub" in text and "save the notebook" in text
+
+
+def export_output(nb) -> tuple:
+    """``(text of the export cell's streams, names of its stderr streams)``."""
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source]
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return text, [o for o in cell.outputs if o.output_type == "stream" and o.get("name") == "stderr"]
 
 
 def test_solution_runs_top_to_bottom_and_exports(executed_solution):
@@ -103,5 +140,11 @@ def test_solution_runs_top_to_bottom_and_exports(executed_solution):
     errors, checks = _errors_and_checks(nb)
     assert not errors, errors[0]
     assert seconds < 60, f"Restart & Run All took {seconds:.0f} s"
-    assert checks.count("All test cases passed") == 4, checks
-    assert len(list(folder.glob("rnn_hidden_state_*.zip"))) == 1, "the export cell wrote no zip"
+    assert checks.count("All test cases passed") == len(QUESTIONS), checks
+    (export,) = folder.glob("rnn_hidden_state_*.zip")
+    text, stderr = export_output(nb)
+    assert not stderr and "TCP" not in text and "warn" not in text.lower(), "the export cell prints noise"
+    assert f"{export.name} holds rnn_hidden_state.ipynb" in text and "Upload this zip to Gradescope" in text
+    assert all(f"{q}: " in text for q in QUESTIONS)
+    source = "\n".join(c.source for c in nb.cells)
+    assert "Please save before exporting" not in source and "It saves the notebook" not in source

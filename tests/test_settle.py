@@ -85,7 +85,7 @@ def test_the_output_is_one_line_per_check_with_its_points_and_explain_reads_it_b
     values, fused = GROUP_POINTS[("q3_fused", "values")], GROUP_POINTS[("q3_fused", "fused")]
     assert output.splitlines()[0] == f"✅ values {values}/{values}: fine values"
     assert (f"✅ fused {fused}/{fused}: fine fused" if timing_passed
-            else f"❌ fused 0/{fused}: fine fused; but this group counts") in output
+            else f"❌ fused 0/{fused}: fine fused; but this check counts") in output
     found = explain.verdicts(output)
     assert {g: p for g, (p, _) in found.items()} == {"values": True, "inputs": True, "devices": True,
                                                     "fused": timing_passed, "timing": timing_passed}

@@ -33,7 +33,8 @@ def check_values(graded, proxy):
             previous = None
             for _ in range(FRESH_DRAWS):
                 previous, _ = _checked_call(graded, proxy, sizes, dtype, rng, previous)
-    return f"correct shapes, dtypes and values on {len(cases)} shape cases x 2 dtypes x {FRESH_DRAWS} fresh draws"
+    return (f"right shapes, dtypes and values for {len(cases)} input sizes, in float32 and float64, each on "
+            f"{FRESH_DRAWS} new random inputs")
 
 
 def check_inputs(graded, proxy):
@@ -43,7 +44,8 @@ def check_inputs(graded, proxy):
         _, reply = _checked_call(graded, proxy, sizes, torch.float64, rng, label="inputs", check_inputs=True)
         modified = reply.attest.get("modified")
         if modified is None:
-            raise CheckFailure("the runner did not report on the inputs.", "protocol")
+            raise CheckFailure("expected your notebook's process to say whether the inputs changed; it did not. "
+                               "Likely cause: code that replaces the grader's reply code.", "protocol")
         if modified:
             names = graded.spec.arguments
             name = names[modified[0]] if modified[0] < len(names) else "an input"
@@ -51,7 +53,8 @@ def check_inputs(graded, proxy):
                 f"{graded.function} modified its argument {name} in place ({label}); inputs must stay unchanged. "
                 f"Likely cause: an in-place operation such as {name} += ..., {name}.add_(...) or {name}[...] = ...; "
                 "write to a new tensor instead.", "inplace_update")
-    return "inputs unchanged (values and version counters)"
+    return ("no argument changed: every input has the same values after each call, and PyTorch saw no "
+            "in-place write to any of them")
 
 
 def check_devices(graded, proxy):
@@ -74,14 +77,18 @@ def check_devices(graded, proxy):
     calls = proxy.session.traces.get(graded.spec.name, [])
     for sizes, attest, label in calls:
         if attest.get("outside") is None:
-            raise CheckFailure("the runner did not report where the results were computed.", "protocol")
+            raise CheckFailure("expected your notebook's process to say how the results were computed; it did not. "
+                               "Likely cause: code that replaces the grader's reply code.", "protocol")
         if attest["outside"]:
             raise CheckFailure(
                 f"{graded.function} returned a result that torch did not compute (on a {label} call, "
                 f"{graded.describe(sizes)}). Likely cause: a round trip through numpy (.numpy(), np.*, "
                 "torch.from_numpy) or a tensor built from Python numbers: keep the computation in torch, on the "
                 "inputs' device.", "outside_torch")
-    return "works on " + " and ".join(done) + f"; every result of {len(calls)} calls computed by torch"
+    return ("works on PyTorch's `meta` device (tensors with shapes but no data), which catches .cpu(), .numpy() "
+            "and tensors created without device="
+            + ("; and on CUDA (a GPU)" if "cuda" in done else "")
+            + f"; every result of {len(calls)} calls computed by torch operations, not numpy or Python numbers")
 
 
 def check_fused(graded, proxy):
@@ -97,7 +104,12 @@ def check_fused(graded, proxy):
         traces.append((case, reply.attest))
     note = fused.judge(graded, traces)
     count = fused.judge_every(graded, proxy.session.traces.get(graded.spec.name, []))
-    return f"{note}; the same on all {count} traced calls so far"
+    return f"{note}{_every(count)} so far"
+
+
+def _every(count: int) -> str:
+    return (f"; the same on all {count} traced calls (the grader records which torch operators run in every call "
+            "it makes, the timed ones included)")
 
 
 def recheck_fused(session, question: str) -> None:
@@ -111,7 +123,7 @@ def recheck_fused(session, question: str) -> None:
             session.record(question, "fused", False, str(failure), cause=failure.cause)
         else:
             session.record(question, "fused", True, session.outcomes[(question, "fused")][1]
-                           .split("; the same on all")[0] + f"; the same on all {count} traced calls")
+                           .split("; the same on all")[0] + _every(count))
 
 
 def check_timing(graded, proxy):

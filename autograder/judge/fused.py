@@ -18,7 +18,8 @@ def _ops(attest) -> tuple:
     checked against the reply schema (:mod:`autograder.judge.replies`) already."""
     ops, count = attest.get("ops"), attest.get("op_count")
     if ops is None or count is None:
-        raise CheckFailure("the runner did not report an operator trace.", "protocol")
+        raise CheckFailure("expected your notebook's process to report which torch operators ran; it did not. "
+                           "Likely cause: code that replaces the grader's reply code.", "protocol")
     return [(name, tuple(shape) if shape is not None else None, k) for name, shape, k in ops], count
 
 
@@ -45,9 +46,9 @@ def _one(graded, sizes, attest, where="") -> tuple:
     name = graded.function
     ops, count = _ops(attest)
     if attest.get("outside"):
-        raise CheckFailure(f"{name} returned a result that its traced torch operators did not compute{where} "
-                           "(numpy, another thread or process, or memory written behind torch's back): the "
-                           "products in the trace are not the answer.", "outside_torch")
+        raise CheckFailure(f"{name} returned a result that the torch operators it ran did not compute{where}. "
+                           "Likely cause: numpy, another thread or process, or memory written behind torch's back; "
+                           "the grader can only count the products torch computes.", "outside_torch")
     d, h = sizes["d"], sizes["h"]
     ks, fused_k = matmuls(ops), d + h
     if graded.spec.family == "step":
@@ -96,8 +97,9 @@ def judge(graded, traces) -> str:
                 "the work grows with the number of rows, as in a loop over rows. Concatenate and multiply once.",
                 "loop_over_rows")
     if graded.spec.family == "step":
-        return f"one matrix product with inner size d + h = {sizes['d'] + sizes['h']}, {count} operators whatever n"
-    return f"{sizes['T']} fused products, weights concatenated once"
+        return (f"one matrix product with inner size d + h = {sizes['d'] + sizes['h']}, and the same {count} torch "
+                "operators whatever the number of rows n (no loop over rows)")
+    return f"{sizes['T']} fused products, one per time step, weights concatenated once, before the loop"
 
 
 def judge_every(graded, traces) -> int:

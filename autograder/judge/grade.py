@@ -41,7 +41,8 @@ def _decide(question: str, group: str, stand_ins) -> str:
     session.start_group()
     failed_gate = [g for g in q.gate(group) if not session.outcomes.get((question, g), (False,))[0]]
     if "values" in failed_gate:
-        raise CheckFailure(f"not checked: the {group} group counts only once the values check passes.", "values_failed")
+        raise CheckFailure(f"not run: the {group} check counts only once the values are right, and the values check "
+                           "failed.", "values_failed")
     if group == "shapes":
         return checks.check_shapes(stand_ins)
     return checks.GROUPS[group](GRADED[question], stand_ins[0])
@@ -65,7 +66,9 @@ def run_check(question: str, group: str, stand_ins) -> None:
         message, cause = f"{spec.QUESTIONS[question].function or 'the notebook'}: {failure}", failure.cause
     except wire.WireError as error:
         session.stop()
-        message, cause = f"the runner's answer was malformed ({error}); nothing it said counts.", "protocol"
+        message, cause = (f"expected an answer in the grader's format from your notebook's process, got one it cannot "
+                          f"read ({error}); nothing in it counts. Likely cause: code that writes to the grader's "
+                          "pipes or replaces its reply code."), "protocol"
     except Exception as error:  # noqa: BLE001 - the grader's own failure: undecided, never points
         session.stop()
         undecided, cause = True, "grader_error"
@@ -119,13 +122,14 @@ def settle(tf, keys: dict, outcomes: dict) -> None:
         if key is None or key[0] not in spec.QUESTIONS or key[1] not in spec.QUESTIONS[key[0]].groups:
             raise GraderError(f"hidden test {tc.name!r} of {tf.name} is not one of the spec's check groups")
         question, group = key
-        passed, message = outcomes.get(key, (False, "not decided: the check did not record an outcome"))
+        passed, message = outcomes.get(key, (False, "no verdict: the grader recorded no result for this check, so it "
+                                                 "pays nothing"))
         if passed and not result.passed:  # the case failed outside its check: keep Otter's words
             passed, message = False, result.message
         missing = [g for g in spec.QUESTIONS[question].gate(group) if not outcomes.get((question, g), (False,))[0]]
         if passed and missing:
-            passed, message = False, (f"{message}; but this group counts only once {' and '.join(missing)} "
-                                      "passed, which did not")
+            passed, message = False, (f"{message}; but this check counts only once {' and '.join(missing)} "
+                                      f"passed too, and {' and '.join(missing)} failed")
         if passed:
             tc = dataclasses.replace(tc, success_message=f"{group}: {message}")
         results.append(TestCaseResult(test_case=tc, message=f"{'✅' if passed else '❌'} {group}: {message}",
@@ -174,26 +178,46 @@ def check_records(results: GradingResults, session) -> list:
     return records
 
 
-def check_lines(tf) -> str:
+#: how the line of the checks that did not run starts (one line for all of them)
+NOT_RUN = "–"
+
+
+def check_lines(tf, not_run=()) -> str:
     """A question's output as a student reads it: one line per check group, with its points,
-    in the order the groups ran (no test-file numbering, nothing said twice)."""
-    lines = []
+    in the order the groups ran (no test-file numbering, nothing said twice). The groups in
+    ``not_run`` (not run because the values failed) share one line, where the first of them was:
+    ``– inputs, devices, fused, timing 0/5: not run, because values failed (...)``."""
+    lines, skipped, at = [], [], None
     for result in tf.test_case_results:
         mark, _, rest = result.message.partition(" ")
         group, _, message = rest.partition(": ")
         points = result.test_case.points
+        if group in not_run and not result.passed:
+            skipped.append((group, points))
+            at = len(lines) if at is None else at
+            continue
         lines.append(f"{mark} {group} {points if result.passed else 0:g}/{points:g}: {message}")
+    if skipped:
+        total = sum(p for _, p in skipped)
+        lines.insert(at, f"{NOT_RUN} {', '.join(g for g, _ in skipped)} 0/{total:g}: not run, because values failed "
+                         "(these checks count only once the values are right)")
     return "\n".join(lines)
 
 
-def gradescope_dict(results: GradingResults, config) -> dict:
-    """Otter's results.json with each question's output rewritten as :func:`check_lines`, and
-    without its "Public Tests" summary: public checks run in the student's kernel, not in the
-    judge, so the judge has nothing to say about them."""
+def not_run(session, question: str) -> set:
+    """The groups of ``question`` that did not run because its values check failed."""
+    return {g for (q, g), cause in session.causes.items() if q == question and cause == "values_failed"}
+
+
+def gradescope_dict(results: GradingResults, config, session=None) -> dict:
+    """Otter's results.json with each question's output rewritten as :func:`check_lines` (the
+    checks the session did not run for failed values on one line), and without its "Public
+    Tests" summary: public checks run in the student's kernel, not in the judge, so the judge has
+    nothing to say about them."""
     out = results.to_gradescope_dict(config)
     out["tests"] = [t for t in out["tests"] if t.get("name") != "Public Tests"]
     for test in out["tests"]:
         tf = results.results.get(test.get("name"))
         if tf is not None:
-            test["output"] = check_lines(tf)
+            test["output"] = check_lines(tf, not_run(session, test["name"]) if session is not None else ())
     return out

@@ -133,7 +133,7 @@ def main(root: str = ROOT) -> int:
             break
     shutil.rmtree(os.path.dirname(home), ignore_errors=True)
     output = session.output()
-    status = f"Graded in {time.monotonic() - t0:.1f} s ({session.env_note})."
+    status = f"Graded in {time.monotonic() - t0:.1f} s; your notebook ran with {session.env_note.removeprefix('runner: ')}."
     if session.fatal:
         status += f"\nThe notebook could not be graded: {session.fatal}"
     if session.undecided:

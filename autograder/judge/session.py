@@ -80,7 +80,8 @@ class Session:
         if ready.error is not None or ready.names is None:
             self._fail_start(f"the submission is not a notebook that can run: {(ready.error or '?')[:300]}")
         if set(ready.names) != set(spec.GRADED_NAMES):
-            self._fail_start("the runner's answer about the notebook's names was malformed")
+            self._fail_start("your notebook's process answered the grader's question about its names in a way the "
+                             "grader does not accept (code that replaces the grader's reply code?)")
         self.names = ready.names
         if self.group_deadline is not None:  # the notebook had its own limit: the group's calls
             self.start_group()               # get their whole time
@@ -152,7 +153,8 @@ class Session:
             self.stop()
             if isinstance(error, wire.WireClosed):
                 raise RunnerFailure(self._death(error), "runner_died") from None
-            raise RunnerFailure(f"the runner broke the grading protocol ({error})", "protocol") from None
+            raise RunnerFailure(f"your notebook's process answered in a way the grader does not accept ({error}); "
+                                "likely cause: code that writes to the grader's pipes", "protocol") from None
 
     @staticmethod
     def mark(runner) -> tuple:
@@ -173,7 +175,7 @@ class Session:
         elapsed, queued = time.monotonic() - started, now[1] - before[1]
         ran = (runner.cpu_time() or 0.0) - used if used is not None else now[0] - before[0]
         if queued > QUEUED_SHARE * elapsed and ran < STARVED_SHARE * elapsed:
-            return f"in {elapsed:.1f} s the runner waited {queued:.1f} s for a processor and ran {ran:.1f} s"
+            return f"in {elapsed:.1f} s your code waited {queued:.1f} s for a processor and ran {ran:.1f} s"
         return ""
 
     def value(self, name: str) -> dict:

@@ -11,6 +11,19 @@ from ..config import MAX_MESSAGE_BYTES
 ASSIGNMENT = "rnn_hidden_state"
 
 
+class Submitted(str):
+    """A notebook's text that knows which file it came from: ``origin`` is "a.ipynb", or
+    "a.ipynb in b.zip" (shown to the student in the "Submission received" test)."""
+
+    origin = ""
+
+
+def _submitted(text: str, origin: str) -> Submitted:
+    out = Submitted(text)
+    out.origin = origin
+    return out
+
+
 class NoNotebook(Exception):
     """The submission holds no notebook the judge can read; the message says why."""
 
@@ -45,15 +58,15 @@ def notebook_member(z: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
 
 
 def read_file(path: str) -> str:
-    """The notebook's text; raises NoNotebook (with a reason a student can act on) for anything
-    else, whatever is wrong with the file."""
+    """The notebook's text (a :class:`Submitted`, which names the file); raises NoNotebook (with a
+    reason a student can act on) for anything else, whatever is wrong with the file."""
     name = os.path.basename(path)
     _regular(path, name)
     if path.endswith(".ipynb"):
         if os.path.getsize(path) > MAX_MESSAGE_BYTES:
             raise NoNotebook(f"{name} is larger than {MAX_MESSAGE_BYTES >> 20} MB")
         with open(path, "rb") as f:
-            return f.read(MAX_MESSAGE_BYTES + 1).decode("utf-8", "replace")
+            return _submitted(f.read(MAX_MESSAGE_BYTES + 1).decode("utf-8", "replace"), name)
     if path.endswith(".zip"):
         try:
             with zipfile.ZipFile(path) as z:
@@ -66,7 +79,7 @@ def read_file(path: str) -> str:
             raise NoNotebook(f"{name} is not a readable zip ({type(error).__name__})") from None
         if len(data) > MAX_MESSAGE_BYTES:
             raise NoNotebook(f"the notebook in {name} is larger than {MAX_MESSAGE_BYTES >> 20} MB")
-        return data.decode("utf-8", "replace")
+        return _submitted(data.decode("utf-8", "replace"), f"{member.filename} in {name}")
     raise NoNotebook(f"{name} is not a notebook (.ipynb) or an export zip")
 
 

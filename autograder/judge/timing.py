@@ -87,7 +87,7 @@ def _student_block(graded, proxy, shapes, rng, deadline, cpu) -> tuple:
         raise RunnerFailure(f"no answer within {CHECK_TIME_LIMIT_S:.0f} s while being timed", "hangs") from None
     except (wire.WireError, OSError) as error:
         session.stop()
-        raise RunnerFailure(f"the runner failed while being timed: {error}",
+        raise RunnerFailure(f"your notebook's process failed while being timed: {error}",
                             "runner_died" if isinstance(error, wire.WireClosed) else "protocol") from None
 
 
