@@ -61,7 +61,17 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
     ("import autograder.runner.serve", "runner or judge"),
     ("torch.matmul = lambda a, b: a", "replaces a library function"),
     ("import os\nos.kill(1, 9)", "signal"),
-    ("%%bash\nls", None),
+    # red team round 11: tampering that the review did not flag (each ran, unflagged, at 22 points)
+    ("%%bash\npython3 -c 'import ctypes'", "shell commands"),
+    ("!python3 -c \"import ctypes, sys; print(ctypes.sizeof(ctypes.c_int))\"", "shell commands"),
+    ("%time _x = 1\n!echo shell", "shell commands"),
+    ("_b = globals()['__buil' + 'tins__']\n_ev = (_b.__dict__ if hasattr(_b, '__dict__') else _b)['ev' + 'al']",
+     "namespaces by name"),
+    ("get_ipython().system('ls')", "shell commands"),
+    ("f = open('/proc/self/mem', 'wb')", "/proc"),
+    # honest magics stay unflagged
+    ("%time y = X @ W_xh", None),
+    ("%matplotlib inline\nimport torch", None),
 ])
 def test_review_flags_read_code_as_code(code, flag):
     found = "; ".join(sorted(review.code_flags(code)))

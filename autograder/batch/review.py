@@ -38,12 +38,18 @@ IMPORTS = {
 OTTER_INTERNALS = {"test_files", "execute", "run", "check", "api", "assign", "grade", "export", "utils"}
 _OTTER = "touches Otter's grading internals"
 
+_SHELL = "runs shell commands or IPython magics"
+_NAMESPACES = "reaches namespaces by name (globals(), vars(), __dict__)"
+#: IPython magics an honest notebook uses (timing, plots); every other magic or shell escape is flagged
+HARMLESS_MAGICS = {"time", "timeit", "matplotlib", "capture", "precision", "config"}
+
 #: a bare name used anywhere -> flag (``model.eval()`` or ``torch.compile`` are attributes: fine)
 BARE_NAMES = {
     "exec": "runs code built at run time", "eval": "runs code built at run time",
     "compile": "runs code built at run time", "__import__": "imports dynamically",
     "__builtins__": "edits builtins", "setattr": "sets attributes dynamically",
-    "delattr": "sets attributes dynamically",
+    "delattr": "sets attributes dynamically", "get_ipython": _SHELL,
+    "globals": _NAMESPACES, "vars": _NAMESPACES, "locals": _NAMESPACES,
 }
 
 _WATCH = "recognises how it is called (PyTorch's dispatch modes)"
@@ -53,7 +59,7 @@ _FRAMES, _PAYLOAD, _GRADER, _PROCESSES = ("inspects frames or the heap", "decode
 ATTRIBUTE_NAMES = {
     "_getframe": _FRAMES, "currentframe": _FRAMES, "f_back": _FRAMES, "f_locals": _FRAMES,
     "f_globals": _FRAMES, "get_objects": _FRAMES, "get_referrers": _FRAMES, "__code__": _FRAMES,
-    "__globals__": _FRAMES, "__subclasses__": _FRAMES, "__builtins__": "edits builtins",
+    "__globals__": _FRAMES, "__subclasses__": _FRAMES, "__builtins__": "edits builtins", "__dict__": _NAMESPACES,
     "fromhex": _PAYLOAD, "b64decode": _PAYLOAD, "unhexlify": _PAYLOAD, "decompress": _PAYLOAD,
     "serve": _GRADER, "wire": _GRADER,
     "GradingResults": "touches Otter's grading internals", "TestFile": "touches Otter's grading internals",
@@ -84,15 +90,22 @@ PAYLOAD = re.compile(r"[0-9A-Fa-f]{160,}|[A-Za-z0-9+/=\s]{240,}")
 EXPECTED_IN_ZIP = re.compile(r"(^|/)(\.OTTER_LOG|__zip_filename__|[^/]+\.ipynb|[^/]+\.pdf)$")
 
 
-def _strip_magics(source: str) -> str:
-    """IPython's line magics and shell escapes become ``pass`` (indentation kept)."""
-    lines = []
+def _strip_magics(source: str) -> tuple:
+    """``(code, flags)``: IPython's line magics and shell escapes become ``pass`` (indentation
+    kept); a shell escape or a magic that is not :data:`HARMLESS_MAGICS` is flagged. A cell magic
+    (``%%bash``) makes the whole cell not Python: its body is left out and the magic flagged."""
+    lines, found = [], set()
     for line in source.split("\n"):
         stripped = line.lstrip()
         if stripped.startswith(("%", "!")):
+            magic = re.match(r"%{1,2}(\w*)", stripped)
+            if stripped.startswith("!") or magic.group(1) not in HARMLESS_MAGICS:
+                found.add(_SHELL)
+            if stripped.startswith("%%") and not lines:
+                return "", found
             line = line[: len(line) - len(stripped)] + "pass"
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(lines), found
 
 
 def _base(node) -> str:
@@ -103,11 +116,11 @@ def _base(node) -> str:
 
 def code_flags(source: str) -> set:
     """Flags for one cell of code."""
+    code, found = _strip_magics(source)
     try:
-        tree = ast.parse(_strip_magics(source))
+        tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {"a code cell that does not parse as Python"}
-    found = set()
+        return found | {"a code cell that does not parse as Python"}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(IMPORTS.get(a.name.split(".")[0]) for a in node.names)
@@ -137,6 +150,8 @@ def code_flags(source: str) -> set:
                 found.add("holds an encoded payload")
             if "autograder" in text:
                 found.add("touches the grader's runner or judge")
+            if "/proc/" in text or "/dev/mem" in text:
+                found.add("reads or writes process memory or kernel files (/proc)")
             if "dispatch" in text:
                 found.add(_WATCH)
     found.discard(None)
