@@ -47,7 +47,7 @@ QUESTIONS = {q.name: q for q in (
     Question("q3_fused", groups=("values", "inputs", "devices", "fused", "timing"),
              function="hidden_state_fused", arguments=STEP_ARGS, results=("the result",), family="step",
              points={"values": 3, "inputs": 1, "devices": 1, "fused": 2, "timing": 1},
-             gates={"fused": ("values", "timing"), "timing": ("values",)}, host_sync=False),
+             gates={"fused": ("values", "timing"), "timing": ("values", "fused")}, host_sync=False),
     Question("q4_rnn_forward", groups=("values", "inputs", "devices", "fused"),
              function="rnn_forward", arguments=("X", "H0", "W_xh", "W_hh", "b_h"), results=("outputs", "H_T"),
              family="sequence", points={"values": 4, "inputs": 1, "devices": 1, "fused": 1}),

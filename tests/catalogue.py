@@ -3,7 +3,7 @@
 Each variant replaces one function of the solution (the rest of the notebook stays correct).
 ``points`` is that question's expected score out of q2 5, q3 8, q4 7: values 3 (4 for q4),
 inputs 1, devices 1, fused 2 (1 for q4), timing 1. The attested groups (inputs, devices, fused)
-pay only when values passed (q3's fused also needs timing), so a wrong answer scores 0 whatever
+pay only when values passed (q3's fused and timing each count only when the other passed), so a wrong answer scores 0 whatever
 else it does. Replacing library functions changes nothing: they are replaced in the runner, and
 the judge, which decides, never ran the submission's code.
 Used by tests/test_catalogue.py (CPU, through the zip) and autograder/gpu_check.py (CUDA).
@@ -82,14 +82,17 @@ VARIANTS = [
     v("fused_linear", Fu, "W = torch.cat((W_xh, W_hh), 0)\nreturn F.linear(torch.cat((X, H), 1), W.T)", 8),
     v("fused_addmm", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.addmm(torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device), XH, W)", 8),
     # --- q3 mistakes
-    v("fused_is_separate", Fu, "return X @ W_xh + H @ W_hh", 6, public='separate form'),
+    v("fused_is_separate", Fu, "return X @ W_xh + H @ W_hh", 5, public='separate form'),
     v("fused_wrong_axis", Fu, "return torch.cat((X, H), 0) @ torch.cat((W_xh, W_hh), 1)", 0, public='concatenation axis'),
     v("fused_wrong_order", Fu, "return torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0)", 0, public='wrong order'),
     v("fused_row_loop", Fu, "XH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public='products'),
     v("fused_hangs_when_large", Fu, "if X.shape[0] > 100:\n    while True:\n        pass\nreturn torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)", 0, public="did not return"),
     v("fused_tamper_clock", Fu, "import time\ntime.perf_counter = lambda: 0.0\nXH = torch.cat((X, H), 1)\nW = torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
     # a loop over the h columns: h products of inner size d + h (about 8x one product in processor time)
-    v("fused_column_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", 6, public="products"),
+    v("fused_column_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([XH @ W[:, j] for j in range(W.shape[1])], 1)", 5, public="products"),
+    # red team round 12: a loop over blocks of 64 rows is fast (about 3.6x one product) but not fused:
+    # it loses fused, and timing counts only for the fused step
+    v("fused_block_loop", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.cat([XH[i:i + 64] @ W for i in range(0, XH.shape[0], 64)])", 5, public=None),
     # red team: one product only on a call whose shape repeats the previous one, a row loop otherwise
     v("fused_switch_on_repeats", Fu, "key = (tuple(X.shape), tuple(H.shape))\nseen = getattr(torch, '_last_key', None)\ntorch._last_key = key\nXH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nif seen == key:\n    return XH @ W\nreturn torch.stack([XH[i] @ W for i in range(XH.shape[0])])", 5, public=None),
     # red team: the row loop in another thread (dispatch modes are per thread) behind a product on meta tensors
@@ -129,13 +132,14 @@ LOST = {
     "sep_tamper_assert_close": "values:missing_term",
     "sep_tamper_top_level": "values:missing_term",
     "sep_inspect_caller": "values:wrong_answer",
-    "fused_is_separate": "fused:separate_form",
+    "fused_is_separate": "fused:separate_form timing:gate_failed",
+    "fused_block_loop": "fused:loop_over_rows timing:gate_failed",
     "fused_wrong_axis": "values:wrong_axis",
     "fused_wrong_order": "values:wrong_order",
     "fused_row_loop": "fused:loop_over_rows timing:too_slow",
     "fused_hangs_when_large": "values:hangs",
     "fused_tamper_clock": "fused:loop_over_rows timing:too_slow",
-    "fused_column_loop": "fused:loop_over_columns",
+    "fused_column_loop": "fused:loop_over_columns timing:gate_failed",
     "fused_switch_on_repeats": "fused:loop_over_rows timing:too_slow",
     "fused_thread_meta_decoy": "devices:outside_torch fused:outside_torch timing:outside_torch",
     "fused_item_roundtrip": "devices:off_device",

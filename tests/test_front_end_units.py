@@ -69,6 +69,9 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
      "namespaces by name"),
     ("get_ipython().system('ls')", "shell commands"),
     ("f = open('/proc/self/mem', 'wb')", "/proc"),
+    # red team round 12: the trace switched off through an import the review did not read
+    ("from torch.utils._python_dispatch import _disable_current_modes", "recognises how it is called"),
+    ("import torch.utils._python_dispatch as d", "recognises how it is called"),
     # honest magics stay unflagged
     ("%time y = X @ W_xh", None),
     ("%matplotlib inline\nimport torch", None),

@@ -71,7 +71,8 @@ ATTRIBUTE_NAMES = {
     "_len_torch_dispatch_stack": _WATCH, "_get_current_dispatch_mode": _WATCH, "_get_dispatch_mode": _WATCH,
     "_python_dispatch": _WATCH, "_get_current_dispatch_mode_stack": _WATCH, "_is_torch_function_mode_enabled": _WATCH,
     "_DisableTorchDispatch": _WATCH, "_DisableTorchFunction": _WATCH, "_DisableTorchFunctionSubclass": _WATCH,
-    "no_dispatch": _WATCH, "_ExcludeDispatchKeyGuard": _WATCH, "_C": "reaches into torch's C internals (torch._C)",
+    "no_dispatch": _WATCH, "_disable_current_modes": _WATCH, "_pop_mode": _WATCH, "_push_mode": _WATCH,
+    "_pop_mode_temporarily": _WATCH, "_set_torch_function_mode": _WATCH, "_ExcludeDispatchKeyGuard": _WATCH, "_C": "reaches into torch's C internals (torch._C)",
 }
 
 #: (base name, attribute) used anywhere -> flag
@@ -124,10 +125,12 @@ def code_flags(source: str) -> set:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(IMPORTS.get(a.name.split(".")[0]) for a in node.names)
+            found.update(ATTRIBUTE_NAMES.get(part) for a in node.names for part in a.name.split("."))
             found.update(_OTTER for a in node.names if a.name.startswith("otter."))
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             found.add(IMPORTS.get(module.split(".")[0]))
+            found.update(ATTRIBUTE_NAMES.get(part) for part in module.split("."))
             if module.startswith("otter.") or (module == "otter" and {a.name for a in node.names} & OTTER_INTERNALS):
                 found.add(_OTTER)
             found.update(ATTRIBUTE_NAMES.get(a.name) or BARE_NAMES.get(a.name) for a in node.names)
