@@ -309,9 +309,19 @@ class UserRunner(Runner):
 
 
 class ReferenceRunner(Runner):
-    """A fork of the judge that serves ``functions`` (reference code only), on ``core``."""
+    """A fork of the judge that serves ``functions`` (reference code only), on ``core``.
+
+    The judge warms the trace once (:func:`autograder.runner.serve.warm_up`, grader code only)
+    before its first fork, so each fresh reference runner starts as warm as a runner forked by
+    the sandbox's zygote, instead of paying over a second on its first timed call."""
+
+    _warm = False
 
     def __init__(self, functions: dict, core: int = None):
+        if not ReferenceRunner._warm:
+            from ..runner.serve import warm_up
+            warm_up()
+            ReferenceRunner._warm = True
         requests_r, requests_w, replies_r, replies_w = _pipes()
         pid = os.fork()
         if pid == 0:
