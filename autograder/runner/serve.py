@@ -134,9 +134,12 @@ def _student_frames(error) -> str:
     return "".join(traceback.format_list(frames[-3:]))[-2000:]
 
 
-def serve(requests_fd: int, replies_fd: int, namespace: dict) -> None:
-    """Answer requests until the judge closes the pipe."""
+def serve(requests_fd: int, replies_fd: int, namespace: dict, owner: int = None) -> None:
+    """Answer requests until the judge closes the pipe. With ``owner``, only that process serves:
+    a copy of it forked during a call (by the student's code) that comes back here leaves."""
     while True:
+        if owner is not None and os.getpid() != owner:
+            os._exit(0)
         try:
             request, blobs = wire.recv(requests_fd)
         except wire.WireClosed:
@@ -156,4 +159,6 @@ def serve(requests_fd: int, replies_fd: int, namespace: dict) -> None:
                 reply = {"ok": False, "error": f"{type(error).__name__}: {error}"[:600]}
         reply["id"] = request.get("id")
         sys.stdout.flush()
+        if owner is not None and os.getpid() != owner:
+            os._exit(0)
         wire.send(replies_fd, reply, reply_blobs)
