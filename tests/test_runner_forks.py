@@ -42,6 +42,10 @@ def test_copies_of_the_runner_never_answer_for_it(unsafe_worker, tmp_path):
     path = tmp_path / "forks.ipynb"
     path.write_text(text)
     answer = worker.grade(str(path), 6000, 120)
+    for test in answer["results"]["tests"]:
+        assert "does not answer the request" not in test["output"], test["output"]
+    if answer["status"].startswith("needs-regrade"):  # a machine too busy to decide says so, never costs
+        pytest.skip(f"the machine was too busy: {answer['status']}")
     assert answer["status"].startswith("graded"), answer["status"]
     for test in answer["results"]["tests"]:
         assert test["score"] == FULL[test["name"]], test["output"]
