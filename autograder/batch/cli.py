@@ -67,6 +67,7 @@ def run_pool(args, todo: list, tests_dir: str, config: dict, record) -> list:
     context = multiprocessing.get_context("fork")
     counter = context.Value("i", 0)
     workers = max(1, min(args.workers, len(todo)))
+    worker.prepare(workers, args.memory_mb, args.unsafe)  # sandboxes boot while this process warms the judge
     pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=worker.init,
                                                   initargs=(tests_dir, config, args.unsafe, counter))
     left = list(todo)

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -314,9 +315,24 @@ class UserRunner(Runner):
 
 
 class ReferenceRunner(Runner):
-    """A fork of the judge that serves ``functions`` (reference code only), on ``core``."""
+    """A fork of the judge that serves ``functions`` (reference code only), on ``core``.
+
+    The judge warms the trace once (:func:`autograder.runner.serve.warm_up`, grader code only)
+    before its first fork, so each fresh reference runner starts as warm as a runner forked by
+    the sandbox's zygote, instead of paying over a second on its first timed call."""
+
+    _warm = False
+
+    @classmethod
+    def warm(cls) -> None:
+        """Pay the trace's first use in this (the judge's) process, once."""
+        if not cls._warm:
+            from ..runner.serve import warm_up
+            warm_up()
+            cls._warm = True
 
     def __init__(self, functions: dict, core: int = None):
+        self.warm()
         requests_r, requests_w, replies_r, replies_w = _pipes()
         pid = os.fork()
         if pid == 0:
@@ -363,6 +379,10 @@ class Sandbox:
     The sandbox binds read-only only what Python needs (the interpreter, its packages, system
     libraries) and a copy of the runner's own modules; its one writable place is a size-capped
     tmpfs. It has its own user (65534, no capabilities), pid, network, IPC and UTS namespaces.
+
+    The process that starts it need not be the one that uses it: the batch grader starts each
+    worker's sandbox before forking the workers (their zygotes boot while it imports), so its
+    liveness is read from a pidfd, which works in any process that inherited it.
     """
 
     def __init__(self, bwrap_cmd: list, scratch: str, core: int = None, cgroup=None,
@@ -384,6 +404,10 @@ class Sandbox:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                      pass_fds=(child.fileno(),), start_new_session=True, preexec_fn=preexec_fn)
         child.close()
+        try:
+            self.pidfd = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):  # before Linux 5.3: only the starting process can tell
+            self.pidfd = None
         self.infrastructure = set()
         self.jobs = itertools.count(1)
 
@@ -414,6 +438,18 @@ class Sandbox:
         return out
 
     def tree(self) -> list:
+        """Every process in the sandbox (bubblewrap's descendants). With a cgroup, its members but
+        bubblewrap: the same processes (only bubblewrap joined it, and none can leave it), read
+        from one small file; psutil would read every process of the machine, at each check."""
+        if self.cgroup is not None:
+            listed = []
+            for pid in self.cgroup.pids():
+                if pid != self.proc.pid:
+                    try:
+                        listed.append(psutil.Process(pid))
+                    except psutil.NoSuchProcess:
+                        pass
+            return listed
         try:
             return psutil.Process(self.proc.pid).children(recursive=True)
         except psutil.NoSuchProcess:
@@ -430,20 +466,45 @@ class Sandbox:
                 pass
         others = [p for p in self.tree() if p.pid not in self.infrastructure]
         # a process of the sandbox's own that now runs another program was taken over: never reuse it
-        return (self.proc.poll() is None and not self.tainted and not others
+        return (self.running() and not self.tainted and not others
                 and self.infrastructure - {self.proc.pid} <= alive and self._commands() == self.commands)
+
+    def running(self) -> bool:
+        """bubblewrap has not exited (read from its pidfd: from any process that holds it)."""
+        if self.pidfd is None:
+            return self.proc.poll() is None
+        return not select.select([self.pidfd], [], [], 0)[0]
 
     def start_runner(self, memory_mb: int) -> "SandboxRunner":
         return SandboxRunner(self, memory_mb)
+
+    def release(self) -> None:
+        """This process lets go of its handles; the sandbox runs on for the process that uses it."""
+        for closing in (self.control, self.log):
+            closing.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
     def close(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.proc.wait()
-        self.control.close()
-        self.log.close()
+        if self.pidfd is not None:  # in a process that did not start it, wait() returns at once
+            select.select([self.pidfd], [], [], 5.0)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for closing in (self.control, self.log):
+            closing.close()
+        if self.pidfd is not None:
+            try:
+                os.close(self.pidfd)
+            except OSError:
+                pass
+            self.pidfd = None
 
 
 class SandboxRunner(Runner):

@@ -24,7 +24,31 @@ from .. import spec, wire
 from ..config import RUNNER_FILE_MB, RUNNER_MAX_PROCESSES, RUNNER_MEMORY_MB
 
 
+def keep_pipes_to_self(*fds: int) -> None:
+    """Only this process may use its pipes to the judge. A process the notebook forks (``os.fork``,
+    multiprocessing) inherits them, and one that returns into the notebook or the serving loop (a
+    fork further down failed, an exception) would read requests meant for the runner and answer
+    them: a red-team notebook's leftover processes garbled the replies of another question's
+    correct function. Children forked through Python lose the pipes at once; one forked behind
+    Python's back leaves as soon as it reaches the runner's own code (:func:`_owner_only`)."""
+    def close_in_child():
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    os.register_at_fork(after_in_child=close_in_child)
+
+
+def _owner_only(owner: int) -> None:
+    """A process other than the runner that reached the runner's own code leaves, silently."""
+    if os.getpid() != owner:
+        os._exit(0)
+
+
 def run_one(requests_fd: int, replies_fd: int) -> None:
+    owner = os.getpid()
+    keep_pipes_to_self(requests_fd, replies_fd)
     import torch
     torch.set_num_threads(1)  # timed the same way as the reference runner
     wire.send(replies_fd, {"kind": "hello", "python": platform.python_version(), "torch": torch.__version__,
@@ -34,14 +58,16 @@ def run_one(requests_fd: int, replies_fd: int) -> None:
     try:
         namespace = notebook.run(blobs[0].decode("utf-8", "replace"), request["filename"])
     except Exception as error:  # not a notebook: say so; there is nothing to grade
+        _owner_only(owner)
         wire.send(replies_fd, {"kind": "ready", "error": f"{type(error).__name__}: {error}"[:500]})
         return
     names = {name: ("function" if callable(namespace[name]) else "value") if name in namespace else "missing"
              for name in spec.GRADED_NAMES}
     sys.stdout.flush()
+    _owner_only(owner)
     wire.send(replies_fd, {"kind": "ready", "names": names})
     from .serve import serve
-    serve(requests_fd, replies_fd, namespace)
+    serve(requests_fd, replies_fd, namespace, owner)
 
 
 def limit(memory_mb: int = RUNNER_MEMORY_MB) -> None:

@@ -38,6 +38,9 @@ def prepare() -> None:
     import otter  # noqa: F401
     import torch
 
+    code_cells(nbformat.writes(nbformat.v4.new_notebook()))  # nbformat builds its schema validator at first use
+    import IPython.core.completer  # noqa: F401 (every shell imports it)
+
     from .trace import OpTrace
     meta = torch.empty(2, 2, device="meta")  # the meta device and the trace cost a second at first use
     with OpTrace():
