@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autograder.batch.report import submission_dir
 
-from conftest import FULL, PARTLY_WRONG, ROOT, TOTAL, grade
+from conftest import FULL, GROUP_POINTS, PARTLY_WRONG, ROOT, TOTAL, grade
 
 
 def test_examples_get_their_expected_scores(built, tmp_path):
@@ -19,7 +19,12 @@ def test_examples_get_their_expected_scores(built, tmp_path):
     assert set(book["grading_status"]) == {"graded"}
     assert list(book.columns[:5]) == ["q1_shapes", "q2_separate", "q3_fused", "q4_rnn_forward", "total_points_earned"]
     out = tmp_path / "grades"
-    assert (out / "summary.md").read_text().count("| q") == 5  # the header row and four questions
+    summary = (out / "summary.md").read_text()
+    stats = summary.split("## Where points were lost")[0]
+    assert stats.count("| q") == 1 + len(FULL), stats  # the header row and one row per question
+    lost = summary.split("## Where points were lost")[1].split("\n## ")[0]
+    assert lost.count("\n| q") == 1 + len(GROUP_POINTS), lost  # the header row and one row per check group
+    assert (out / "report.html").is_file() and (out / "checks.csv").is_file() and (out / "lms_grades.csv").is_file()
     assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     feedback = (Path(submission_dir(out, "partly-wrong.ipynb")) / "feedback.txt").read_text()
     assert "separate form" in feedback and f"{sum(PARTLY_WRONG.values())} / {TOTAL}" in feedback
@@ -27,7 +32,8 @@ def test_examples_get_their_expected_scores(built, tmp_path):
                                cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert f"q3_fused: {PARTLY_WRONG['q3_fused']:g} / {FULL['q3_fused']:g}" in explained
     assert "fused    0/2  FAIL" in explained and "separate form" in explained
-    assert "timing   1/1  pass" in explained and "measured: timing: " in explained
+    assert "timing   0/1  FAIL  (counts only if: values, fused)" in explained and "measured: timing: " in explained
+    assert "counts only once fused passed too" in explained  # fast, but timing is the fused step's point
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert after == before, "grading changed files in the repository"
 
