@@ -170,7 +170,7 @@ def grade_all(args, tmp: str) -> int:
         bar.close()
     diff = None
     if before is not None:
-        diff = changes.diff(*before[:1], book.frame(), before[1], checkbook.frame(), questions, regraded)
+        diff = changes.diff(before[0], book.frame(), before[1], checkbook.frame(), questions, regraded)
         changes.write(args.output, diff)
     pairs = similar(subs, args.output)
     text = class_report.write(args.output, book.frame(), checkbook.frame(), questions, points, diff, pairs)

@@ -152,6 +152,14 @@ def grade(session, tests_dir: str) -> GradingResults:
     return GradingResults(files)
 
 
+def verdict(result) -> tuple:
+    """``(mark, group, message)`` of a settled case, whose message :func:`settle` wrote as
+    ``"✅ group: message"``."""
+    mark, _, rest = result.message.partition(" ")
+    group, _, message = rest.partition(": ")
+    return mark, group, message
+
+
 def check_records(results: GradingResults, session) -> list:
     """One plain record per hidden check, as settled: ``{"question", "group", "points",
     "max_points", "status" ("passed", "failed" or "undecided"), "cause", "message"}``; ``cause`` is
@@ -161,8 +169,7 @@ def check_records(results: GradingResults, session) -> list:
     records = []
     for question, tf in results.results.items():
         for result in tf.test_case_results:
-            _, _, rest = result.message.partition(" ")
-            group, _, message = rest.partition(": ")
+            _, group, message = verdict(result)
             key = (question, group)
             passed, _ = session.outcomes.get(key, (False, ""))
             if result.passed:
@@ -189,8 +196,7 @@ def check_lines(tf, not_run=()) -> str:
     ``– inputs, devices, fused, timing 0/5: not run, because values failed (...)``."""
     lines, skipped, at = [], [], None
     for result in tf.test_case_results:
-        mark, _, rest = result.message.partition(" ")
-        group, _, message = rest.partition(": ")
+        mark, group, message = verdict(result)
         points = result.test_case.points
         if group in not_run and not result.passed:
             skipped.append((group, points))
