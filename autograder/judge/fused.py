@@ -88,6 +88,10 @@ def judge(graded, traces) -> str:
     the product rule on each, and (step family) an operator count that does not grow with n."""
     name = graded.function
     (sizes, attest), *more = traces
+    # the product rule on every call first, those where n != h before the others: a loop's cause
+    # (over rows or over columns) can only be told where the two sizes differ
+    for other_sizes, other in sorted(traces, key=lambda t: t[0]["n"] == t[0]["h"]):
+        _one(graded, other_sizes, other, "" if other is attest else f" for n={other_sizes['n']}")
     _, count = _one(graded, sizes, attest)
     for other_sizes, other in more:
         _, other_count = _one(graded, other_sizes, other, f" for n={other_sizes['n']}")
