@@ -70,7 +70,8 @@ SHAPE_RANGES = {"n": (2, 9), "d": (2, 7), "h": (2, 8), "T": (2, 6)}
 
 #: Ranges of the large case every value check adds (n log-uniformly), so that code right only on
 #: small shapes (chunking that drops a tail, a loop cut short, a branch on the size) fails. The
-#: sequence family draws n from ``LARGE_SEQUENCE_N`` to keep X (T, n, d) within a message.
+#: sequence family draws n from ``LARGE_SEQUENCE_N`` to keep X (T, n, d) within a message. n, d and h
+#: are then rounded down to a prime (``inputs.large_sizes``), so any block size leaves a partial block.
 LARGE_RANGES = {"n": (128, 2048), "d": (8, 100), "h": (16, 100), "T": (8, 40)}  # covers TIMING_BAND
 LARGE_SEQUENCE_N = (32, 512)
 

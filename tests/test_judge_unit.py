@@ -3,6 +3,7 @@ refuses to read (fast feedback; the catalogue grades the same code through the r
 
 import json
 import os
+import random
 import struct
 import threading
 import time
@@ -11,7 +12,9 @@ import pytest
 import torch
 
 from autograder import wire
+from autograder.config import LARGE_RANGES, LARGE_SEQUENCE_N
 from autograder.bench.local import run_group
+from autograder.judge.inputs import large_sizes
 from autograder.judge.questions import CheckFailure
 
 
@@ -195,6 +198,16 @@ def _rnn(X, H0, W_xh, W_hh, b_h, steps=None):
 def test_code_right_only_on_small_shapes_fails_its_values(question, func):
     with pytest.raises(CheckFailure, match="large inputs|n=|T="):
         run(question, "values", func)
+
+
+@pytest.mark.parametrize("block", [2, 3, 16, 64, 100])
+def test_the_large_case_always_leaves_a_partial_block(block):
+    """n, d, h of the large case are primes: blocked code that drops the tail meets a tail every time."""
+    rng = random.Random(block)
+    for n_range in (LARGE_RANGES["n"], LARGE_SEQUENCE_N):
+        for _ in range(300):
+            s = large_sizes(rng, n_range)
+            assert all(s[k] % block for k in ("n", "d", "h") if s[k] > block), s
 
 
 def test_correct_float32_code_passes_on_large_shapes():

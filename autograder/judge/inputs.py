@@ -52,12 +52,27 @@ def _log_uniform(rng: random.Random, low: int, high: int) -> int:
     return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
 
 
+def _is_prime(k: int) -> bool:
+    return k > 1 and all(k % p for p in range(2, math.isqrt(k) + 1))
+
+
+def _prime_at_or_below(k: int) -> int:
+    while not _is_prime(k):
+        k -= 1
+    return k
+
+
 def large_sizes(rng: random.Random, n_range) -> dict:
-    """(n, d, h) of the large case: n log-uniform in ``n_range``, d and h in ``LARGE_RANGES``, d != h."""
+    """(n, d, h) of the large case: n log-uniform in ``n_range``, d and h in ``LARGE_RANGES``, d != h.
+
+    n, d and h are primes, so code that works in blocks of any size and drops (or zeroes) the last,
+    partial block always meets a partial block here, whichever block size it chose.
+    """
     while True:
-        d, h = rng.randint(*LARGE_RANGES["d"]), rng.randint(*LARGE_RANGES["h"])
+        d = _prime_at_or_below(rng.randint(*LARGE_RANGES["d"]))
+        h = _prime_at_or_below(rng.randint(*LARGE_RANGES["h"]))
         if d != h:
-            return {"n": _log_uniform(rng, *n_range), "d": d, "h": h}
+            return {"n": _prime_at_or_below(_log_uniform(rng, *n_range)), "d": d, "h": h}
 
 
 def sequence_shapes(rng: random.Random) -> list:
