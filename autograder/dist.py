@@ -71,8 +71,8 @@ def run_judge(run_autograder: str) -> str:
     (otter,) = [i for i, line in enumerate(lines) if "run_otter.py" in line]
     return "".join(lines[:otter]) + RUN_JUDGE + "".join(lines[otter + 1:])
 
-#: the package modules shipped in the zip (files/autograder): the judge and the runner
-SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "receipt.py", "judge", "runner")
+#: the package modules shipped in the zip (files/autograder): the judge, the runner and what they share
+SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "receipt.py", "judge", "serving", "runner")
 
 
 def normalize_zip(raw: bytes) -> bytes:

@@ -43,7 +43,7 @@ def verdicts(cuda: bool) -> dict:
     import torch
 
     from autograder import wire
-    from autograder.bench.local import run_group
+    from autograder.judge.local import run_group
     from autograder.judge.questions import CheckFailure
     from autograder.judge.runners import RunnerFailure
     cuda = cuda and torch.cuda.is_available()
@@ -115,7 +115,7 @@ def main(argv=None):
 
 
 def timing_runs(repeat: int) -> dict:
-    from autograder.bench.local import run_group
+    from autograder.judge.local import run_group
     from autograder.judge.questions import CheckFailure
     q = QUESTIONS["q3_fused"]
     out = {}

@@ -15,7 +15,7 @@ from autograder import spec, wire
 from autograder.judge import references
 from autograder.judge.runners import Channel, Runner
 from autograder.judge.session import Session
-from autograder.runner import serve
+from autograder.serving import serve
 
 
 def wrong_functions() -> dict:

@@ -95,7 +95,7 @@ def test_autograder_zip_layout(built):
         config = json.loads(z.read("otter_config.json"))
         env = z.read("environment.yml").decode()
     assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json",
-            "files/autograder/judge/__init__.py", "files/autograder/runner/serve.py",
+            "files/autograder/judge/__init__.py", "files/autograder/serving/serve.py", "files/autograder/runner/__main__.py",
             "files/autograder/judge/setup_runner.sh"} <= names
     assert {f"tests/{q}.py" for q in QUESTIONS} <= names
     assert not any("__pycache__" in n for n in names)

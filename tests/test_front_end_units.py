@@ -58,7 +58,7 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
 @pytest.mark.parametrize("code, flag", [
     ("exec('print(1)')", "code built at run time"),
     ("x = getattr(torch, name)", "computed names"),
-    ("import autograder.runner.serve", "runner or judge"),
+    ("import autograder.serving.serve", "runner or judge"),
     ("torch.matmul = lambda a, b: a", "replaces a library function"),
     ("import os\nos.kill(1, 9)", "signal"),
     # red team round 11: tampering that the review did not flag (each ran, unflagged, at 22 points)

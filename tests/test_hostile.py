@@ -83,7 +83,7 @@ def disruptive(port):
     }
 
 
-FORGE_WRONG = ("import autograder.runner.serve as _serve\n"
+FORGE_WRONG = ("import autograder.serving.serve as _serve\n"
                "def hidden_state_separate(X, W_xh, H, W_hh):\n    return X @ W_xh\n"
                "def hidden_state_fused(X, W_xh, H, W_hh):\n    return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0) + 1\n"
                "def rnn_forward(X, H0, W_xh, W_hh, b_h):\n    return X, H0\n"

@@ -13,8 +13,8 @@ import torch
 
 from autograder import wire
 from autograder.config import LARGE_RANGES, LARGE_SEQUENCE_N
-from autograder.bench.local import run_group
 from autograder.judge.inputs import large_sizes
+from autograder.judge.local import run_group
 from autograder.judge.questions import CheckFailure
 
 
@@ -270,8 +270,8 @@ def test_honest_styles_count_as_computed_by_torch():
 def run_all_then(question, group, func):
     """``group`` after the values group, in one session, as grading runs them (devices reads
     every earlier call's record)."""
-    from autograder.bench.local import LocalSession
     from autograder.judge import checks
+    from autograder.judge.local import LocalSession
     from autograder.judge.questions import GRADED
     from autograder.judge.stand_ins import FunctionProxy
     graded = GRADED[question]
@@ -373,7 +373,7 @@ def test_an_input_changed_by_a_thread_after_the_call_fails_inputs():
 
 
 def test_only_a_real_torch_size_tuple_or_list_counts_as_a_shape():
-    from autograder.runner.serve import describe_value
+    from autograder.serving.serve import describe_value
 
     class Size:
         def __init__(self, *v):

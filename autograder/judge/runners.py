@@ -28,7 +28,8 @@ except ImportError:  # make gpu-check runs with torch alone; its local runners n
     psutil = None
 
 from .. import wire
-from ..config import MAX_LOG_BYTES, RUNNER_FILE_MB, RUNNER_MAX_PROCESSES
+from ..config import MAX_LOG_BYTES, RUNNER_FILE_MB
+from ..serving.limits import limit, limit_processes
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -234,12 +235,11 @@ class UserRunner(Runner):
                       "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
         cmd = [*prefix, sys.executable, "-s", "-m", "autograder.runner",
                "--requests", str(requests_r), "--replies", str(replies_w)]
-        from ..runner.__main__ import limit
 
         def before_exec():
             limit(memory_mb) if memory_mb else limit()
-            if user:  # counted per user: a fork bomb stops at the cap
-                resource.setrlimit(resource.RLIMIT_NPROC, (RUNNER_MAX_PROCESSES * 4,) * 2)
+            if user:
+                limit_processes()
             if core is not None:
                 os.sched_setaffinity(0, {core})
 
@@ -317,7 +317,7 @@ class UserRunner(Runner):
 class ReferenceRunner(Runner):
     """A fork of the judge that serves ``functions`` (reference code only), on ``core``.
 
-    The judge warms the trace once (:func:`autograder.runner.serve.warm_up`, grader code only)
+    The judge warms the trace once (:func:`autograder.serving.serve.warm_up`, grader code only)
     before its first fork, so each fresh reference runner starts as warm as a runner forked by
     the sandbox's zygote, instead of paying over a second on its first timed call."""
 
@@ -327,7 +327,7 @@ class ReferenceRunner(Runner):
     def warm(cls) -> None:
         """Pay the trace's first use in this (the judge's) process, once."""
         if not cls._warm:
-            from ..runner.serve import warm_up
+            from ..serving.serve import warm_up
             warm_up()
             cls._warm = True
 
@@ -344,7 +344,7 @@ class ReferenceRunner(Runner):
                 if core is not None:
                     os.sched_setaffinity(0, {core})
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                from ..runner.serve import serve
+                from ..serving.serve import serve
                 serve(requests_r, replies_w, functions)
             finally:
                 os._exit(0)

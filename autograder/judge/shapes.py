@@ -1,6 +1,6 @@
 """q1: shapes of the two concatenations in the worked example (X (3,1), W_xh (1,4), H (3,4), W_hh (4,4)).
 
-The runner describes each value as plain data (:func:`autograder.runner.serve.describe_value`);
+The runner describes each value as plain data (:func:`autograder.serving.serve.describe_value`);
 only a tuple, list or ``torch.Size`` of ints comes as ``{"kind": "ints", "items": [...]}``.
 """
 

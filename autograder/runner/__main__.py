@@ -2,7 +2,7 @@
 
 One runner: ``--requests FD --replies FD`` are pipes from the judge. It says hello (versions, its
 user: the judge checks that the environment works for it), receives the notebook, runs it, says
-which graded names exist, then serves calls (:mod:`autograder.runner.serve`).
+which graded names exist, then serves calls (:mod:`autograder.serving.serve`).
 
 Zygote (batch grading, inside the sandbox): imports everything once, makes itself non-dumpable
 (no runner it forks can read or trace its memory), then for every job received on ``--control``
@@ -14,14 +14,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import signal
 import socket
 import subprocess
 import sys
 
 from .. import spec, wire
-from ..config import RUNNER_FILE_MB, RUNNER_MAX_PROCESSES, RUNNER_MEMORY_MB
+from ..serving.limits import limit, limit_processes
 
 
 def keep_pipes_to_self(*fds: int) -> None:
@@ -66,18 +65,8 @@ def run_one(requests_fd: int, replies_fd: int) -> None:
     sys.stdout.flush()
     _owner_only(owner)
     wire.send(replies_fd, {"kind": "ready", "names": names})
-    from .serve import serve
+    from ..serving.serve import serve
     serve(requests_fd, replies_fd, namespace, owner)
-
-
-def limit(memory_mb: int = RUNNER_MEMORY_MB) -> None:
-    """Resource limits of one runner (inherited by what it starts)."""
-    size = memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    files = RUNNER_FILE_MB << 20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a flood fails its writes instead of dying
 
 
 def _wipe(folder: str) -> bool:
@@ -123,7 +112,7 @@ def zygote(control_fd: int, scratch: str) -> None:
             os.chdir(job)
             os.environ.update(HOME=job, TMPDIR=job, MPLCONFIGDIR=job, IPYTHONDIR=job)
             limit(job_config["memory_mb"])
-            resource.setrlimit(resource.RLIMIT_NPROC, (RUNNER_MAX_PROCESSES * 4,) * 2)
+            limit_processes()
             if job_config.get("core") is not None:
                 os.sched_setaffinity(0, {job_config["core"]})
             from .confine import confine

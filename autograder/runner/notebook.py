@@ -41,7 +41,7 @@ def prepare() -> None:
     code_cells(nbformat.writes(nbformat.v4.new_notebook()))  # nbformat builds its schema validator at first use
     import IPython.core.completer  # noqa: F401 (every shell imports it)
 
-    from .trace import OpTrace
+    from ..serving.trace import OpTrace
     meta = torch.empty(2, 2, device="meta")  # the meta device and the trace cost a second at first use
     with OpTrace():
         torch.cat((meta, meta), 1) @ torch.cat((meta, meta), 0)

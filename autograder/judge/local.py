@@ -1,15 +1,16 @@
-"""Check groups run on plain functions, for the GPU check and the unit tests (torch only).
+"""Check groups run on plain functions in this process's own forks: the GPU check's way in, and
+the unit tests' (torch only; no notebook, no sandbox, no Otter).
 
 :class:`LocalSession` stands in for a submission: its "runner" is a fork of this process
 serving the given functions (our own code, never a submission's) over the same wire.
 """
 
 from .. import spec
-from ..judge import checks, references
-from ..judge.questions import GRADED
-from ..judge.runners import ReferenceRunner
-from ..judge.session import Session
-from ..judge.stand_ins import FunctionProxy
+from . import checks, references
+from .questions import GRADED
+from .runners import ReferenceRunner
+from .session import Session
+from .stand_ins import FunctionProxy
 
 
 class LocalSession(Session):
@@ -24,7 +25,6 @@ class LocalSession(Session):
             self.runner = ReferenceRunner(self.functions, self.core)
             self.names = {n: "function" if n in self.functions else "missing" for n in spec.GRADED_NAMES}
         return self.runner
-
 
 
 def run_group(question: str, group: str, func, cuda: bool = False) -> str:
