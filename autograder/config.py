@@ -35,6 +35,10 @@ MAX_STARVED_ROUNDS = 9
 #: no queue; a loop, or processes of its own crowding its core, use the processor it got.
 QUEUED_SHARE = 0.5
 STARVED_SHARE = 0.35
+#: A check that runs out of its group's time while the judge waited on the function's answers for
+#: less than ``ANSWER_SHARE`` of that time spent the rest on its own work (references, checking
+#: results, the reference's timed calls): a machine too busy for the judge, undecided, never a failure.
+ANSWER_SHARE = 0.5
 
 #: Calls of each function per timing round (fresh inputs for every call).
 TIMING_CALLS = 15

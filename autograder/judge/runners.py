@@ -51,6 +51,7 @@ class Channel:
     def __init__(self, requests_w: int, replies_r: int):
         os.set_blocking(requests_w, False)
         self.requests_w, self.replies_r = requests_w, replies_r
+        self.waited = 0.0  # seconds the judge has waited on this runner's requests, timed out ones too
 
     def send(self, header: dict, blobs=(), timeout: float = 30.0) -> None:
         wire.send(self.requests_w, header, blobs, time.monotonic() + timeout)
@@ -72,8 +73,11 @@ class Channel:
         header = {**header, "id": next(self._ids)}
         data = wire.encode(header, blobs)
         t0 = time.perf_counter()
-        wire.send_encoded(self.requests_w, data, deadline)
-        reply, reply_blobs = wire.recv(self.replies_r, deadline)
+        try:
+            wire.send_encoded(self.requests_w, data, deadline)
+            reply, reply_blobs = wire.recv(self.replies_r, deadline)
+        finally:
+            self.waited += time.perf_counter() - t0
         seconds = time.perf_counter() - t0
         if reply.get("id") != header["id"]:
             raise wire.WireError("a reply that does not answer the request")

@@ -9,7 +9,7 @@ A notebook that cannot run at all is a *fatal* condition: every check then fails
 import time
 
 from .. import spec, wire
-from ..config import CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S, QUEUED_SHARE, STARVED_SHARE
+from ..config import ANSWER_SHARE, CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S, QUEUED_SHARE, STARVED_SHARE
 from . import replies
 from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
@@ -158,24 +158,38 @@ class Session:
 
     @staticmethod
     def mark(runner) -> tuple:
-        """What :meth:`starved` compares against: (time, schedstat, processor time) now."""
-        return time.monotonic(), runner.schedstat(), runner.cpu_time()
+        """What :meth:`starved` compares against: (time, schedstat, processor time, seconds the judge
+        has waited on the runner's answers) now."""
+        return time.monotonic(), runner.schedstat(), runner.cpu_time(), runner.channel.waited
 
     @staticmethod
     def starved(runner, mark: tuple) -> str:
         """Why a call that ran out of time since ``mark`` was starved by the machine, or "" when
-        it was the function's own doing: its processes waited on a run queue for more than
-        ``QUEUED_SHARE`` of the time, and all of them together got less than ``STARVED_SHARE`` of a
-        processor (the whole side's processor time where the kernel accounts for it, exited
-        processes included; otherwise what its live processes ran)."""
-        started, before, used = mark
+        it was the function's own doing. Starved: all the function's processes together got less
+        than ``STARVED_SHARE`` of a processor (the whole side's processor time where the kernel
+        accounts for it, exited processes included; otherwise what its live processes ran), and
+        either the judge waited on the function's answers for less than ``ANSWER_SHARE`` of the
+        time (the judge's own work, slowed by the machine, took the rest) or the function's
+        processes waited on a run queue for more than ``QUEUED_SHARE`` of it. A function that
+        hangs keeps the judge waiting; one that loops, or whose processes crowd the judge's core,
+        uses the processor: both are the function's own doing."""
+        started, before, used, waited = mark
+        elapsed = time.monotonic() - started
         now = runner.schedstat()
-        if before is None or now is None:
+        if used is not None:
+            ran = (runner.cpu_time() or 0.0) - used
+        elif before is not None and now is not None:
+            ran = now[0] - before[0]
+        else:
             return ""
-        elapsed, queued = time.monotonic() - started, now[1] - before[1]
-        ran = (runner.cpu_time() or 0.0) - used if used is not None else now[0] - before[0]
-        if queued > QUEUED_SHARE * elapsed and ran < STARVED_SHARE * elapsed:
-            return f"in {elapsed:.1f} s your code waited {queued:.1f} s for a processor and ran {ran:.1f} s"
+        if ran >= STARVED_SHARE * elapsed:
+            return ""
+        answering = runner.channel.waited - waited
+        if answering < ANSWER_SHARE * elapsed:
+            return (f"in {elapsed:.1f} s the grader waited only {answering:.1f} s for your function's answers "
+                    f"(which ran {ran:.1f} s): its own work took the rest")
+        if before is not None and now is not None and now[1] - before[1] > QUEUED_SHARE * elapsed:
+            return f"in {elapsed:.1f} s your code waited {now[1] - before[1]:.1f} s for a processor and ran {ran:.1f} s"
         return ""
 
     def value(self, name: str) -> dict:

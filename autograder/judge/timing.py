@@ -71,11 +71,12 @@ def _block(graded, proxy, runner, shapes, rng, deadline, verify, cpu: bool) -> t
     return seconds, walls
 
 
-def _student_block(graded, proxy, shapes, rng, deadline, cpu) -> tuple:
-    """The student's calls, within the group's deadline; any failure retires the runner."""
+def _student_block(graded, proxy, shapes, rng, deadline, cpu, mark) -> tuple:
+    """The student's calls, within the group's deadline; any failure retires the runner. ``mark``
+    (:meth:`Session.mark`, taken when the timed calls began) tells a function that took the time
+    from a machine too busy for the judge."""
     session = proxy.session
     runner = session.ensure()
-    mark = session.mark(runner)
     try:
         return _block(graded, proxy, runner, shapes, rng, deadline, verify=True, cpu=cpu)
     except wire.WireTimeout:  # out of time: the function's own slowness, or a machine too busy to run it?
@@ -127,6 +128,7 @@ def measure(graded, proxy) -> tuple:
     # the timed calls get the group's whole time: starting a runner (the notebook has its own limit)
     # or the reference runner (the judge's warm-up) is not the function's time
     deadline = time.monotonic() + CHECK_TIME_LIMIT_S
+    mark = session.mark(session.ensure())
     ratios, needed, discarded = [], TIMING_ROUNDS // 2 + 1, 0
     unit = "processor time" if cpu else "wall time"
     limit = FUSED_SLOWDOWN_LIMIT[unit]
@@ -135,7 +137,7 @@ def measure(graded, proxy) -> tuple:
         costs = {}
         for who in (("student", "reference") if r % 2 == 0 else ("reference", "student")):
             if who == "student":
-                costs[who] = _student_block(graded, proxy, shapes, rng, deadline, cpu)
+                costs[who] = _student_block(graded, proxy, shapes, rng, deadline, cpu, mark)
             else:
                 costs[who] = _reference_block(graded, proxy, shapes, rng, cpu)
         if cpu and any(_starved(*costs[who]) for who in costs):
