@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUBMISSIONS ?= examples/submissions
 OUTPUT ?= grades
 ZIP := autograder/rnn_hidden_state-autograder.zip
-SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py \
+SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py autograder/rules.py \
 	autograder/config.py autograder/spec.py autograder/wire.py autograder/receipt.py autograder/hidden_tests.py $(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py)
 
 .PHONY: help venv dist grade test test-fast lint bench bench-timing bench-repeat fuzz gpu-check clean

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from autograder import wire
-from autograder.config import LARGE_RANGES, LARGE_SEQUENCE_N
 from autograder.bench.local import run_group
+from autograder.config import LARGE_RANGES, LARGE_SEQUENCE_N
 from autograder.judge.inputs import large_sizes
 from autograder.judge.questions import CheckFailure
 
