@@ -2,9 +2,9 @@
 product, how inputs are drawn, the float64 references and the named likely mistakes.
 
 One source for both sides, so a public verdict cannot drift from the hidden one: the judge
-(:mod:`autograder.judge.verify`, ``inputs``, ``questions``, ``fused``) and the runner's operator
-trace (:mod:`autograder.runner.trace`) import it, and ``make dist`` writes its source at the top
-of the student notebook's "Checks" cell, ahead of :mod:`autograder.public_checks`. So it imports
+(its verify, inputs, questions and fused modules) and the runner's operator trace import it, and
+``make dist`` writes its source at the top of the student notebook's "Checks" cell, ahead of
+the public checks (autograder/public_checks.py). So it imports
 nothing from ``autograder``: torch and the standard library only. Nothing in it is secret (the
 student notebook holds all of it). The judge wraps these pure rules in its own exceptions.
 
@@ -126,7 +126,8 @@ def _on_cpu(*tensors, dtype=torch.float64):
 def reference_step(X, W_xh, H, W_hh, dtype=torch.float64):
     """(n, d) @ (d, h) + (n, h) @ (h, h) -> (n, h), on the CPU in float64 (or ``dtype``)."""
     X, W_xh, H, W_hh = _on_cpu(X, W_xh, H, W_hh, dtype=dtype)
-    return X @ W_xh + H @ W_hh
+    two_products = X @ W_xh + H @ W_hh  # not q2's solution line: the student notebook holds this source
+    return two_products
 
 
 def reference_fused_step(X, W_xh, H, W_hh):
