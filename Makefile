@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 SUBMISSIONS ?= examples/submissions
 OUTPUT ?= grades
 ZIP := autograder/rnn_hidden_state-autograder.zip
-SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py \
-	autograder/config.py autograder/spec.py autograder/wire.py autograder/receipt.py autograder/hidden_tests.py $(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py) $(wildcard autograder/serving/*.py)
+SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograder/dist.py autograder/public_checks.py autograder/rules.py \
+	autograder/operators.py autograder/config.py autograder/spec.py autograder/wire.py autograder/receipt.py autograder/hidden_tests.py \
+	$(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py) $(wildcard autograder/serving/*.py)
 
 .PHONY: help venv dist grade test test-fast lint bench bench-timing bench-repeat fuzz gpu-check clean
 

@@ -17,6 +17,7 @@ extended to create the runner user, and ``run_autograder`` replaced by the judge
 """
 
 import argparse
+import ast
 import glob
 import io
 import shutil
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .config import FUSED_SLOWDOWN_LIMIT
+from .config import FUSED_SLOWDOWN_LIMIT, PUBLIC_CALL_LIMIT_S
 from .hidden_tests import with_hidden_tests, with_points_table
 from .paths import BUILD, EXAMPLES, MASTER, NAME, STUDENT, ZIP
 from .paths import REPO as ROOT
@@ -72,7 +73,8 @@ def run_judge(run_autograder: str) -> str:
     return "".join(lines[:otter]) + RUN_JUDGE + "".join(lines[otter + 1:])
 
 #: the package modules shipped in the zip (files/autograder): the judge, the runner and what they share
-SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "receipt.py", "judge", "serving", "runner")
+SHIPPED = ("__init__.py", "config.py", "spec.py", "wire.py", "operators.py", "rules.py", "receipt.py", "judge", "serving",
+           "runner")
 
 
 def normalize_zip(raw: bytes) -> bytes:
@@ -95,6 +97,8 @@ def normalize_zip(raw: bytes) -> bytes:
 
 
 PUBLIC_CHECKS = ROOT / "autograder" / "public_checks.py"
+OPERATORS = ROOT / "autograder" / "operators.py"
+RULES = ROOT / "autograder" / "rules.py"
 RECEIPT = ROOT / "autograder" / "receipt.py"
 
 
@@ -113,14 +117,31 @@ def shape_digests() -> dict:
                    "columns": shape_digest(name, "columns", shape[1])} for name, (shape, _) in EXPECTED.items()}
 
 
+def without_import(source: str, module: str) -> str:
+    """``source`` without its one top-level ``from <module> import ...`` statement: the cell holds
+    that module's own source instead."""
+    (node,) = [n for n in ast.parse(source).body if isinstance(n, ast.ImportFrom) and n.module == module]
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[:node.lineno - 1] + lines[node.end_lineno:])
+
+
 def public_checks_source() -> str:
-    """The notebook's "Checks" cell: the public checks' module (with the hidden timing limit of
-    ``config.py`` and q1's digests), then the receipt's (with the questions' answers of the spec)."""
+    """The notebook's "Checks" cell: the operator table of the runner's trace (operators.py), the
+    rules the judge shares (rules.py), the public checks'
+    module (with the hidden timing limit and the call limit of ``config.py`` and q1's digests),
+    then the receipt's (with the questions' answers of the spec). One self-contained cell."""
     checks = PUBLIC_CHECKS.read_text(encoding="utf-8")
+    checks = without_import(without_import(checks, "autograder.rules"), "autograder.operators")
     checks = _set(checks, "SPEED_LIMIT", FUSED_SLOWDOWN_LIMIT["wall time"])
+    checks = _set(checks, "CALL_LIMIT_S", PUBLIC_CALL_LIMIT_S)
     checks = _set(checks, "SHAPE_DIGESTS", shape_digests())
     receipt = _set(RECEIPT.read_text(encoding="utf-8"), "ANSWERS", answers_from_spec(QUESTIONS))
-    return checks + "\n\n# ---- autograder/receipt.py: what a saved notebook holds, read without running it ----\n\n" + receipt
+    return ("# ---- autograder/operators.py: what counts as a matrix product (the runner's trace's own) ----\n\n"
+            + OPERATORS.read_text(encoding="utf-8")
+            + "\n\n# ---- autograder/rules.py: what counts as right; inputs, references, likely mistakes "
+            "(the judge's own) ----\n\n" + RULES.read_text(encoding="utf-8")
+            + "\n\n# ---- autograder/public_checks.py: the checks ----\n\n" + checks
+            + "\n\n# ---- autograder/receipt.py: what a saved notebook holds, read without running it ----\n\n" + receipt)
 
 
 def with_public_checks(nb):

@@ -9,7 +9,9 @@ one notebook; a TA changes a public check here, in one place). Each public test 
 and raises ``AssertionError`` with the details of what failed (expected, got, likely cause).
 Torch only; a few seconds per question at most. The hidden checks add what a kernel cannot:
 inputs drawn fresh at every grading, CUDA on a GPU grader, and a judge that no notebook code
-can reach.
+can reach. What counts as right (tolerances), as a matrix product, the inputs, the references
+and the named likely mistakes are the judge's own, from :mod:`autograder.rules`, whose source
+``make dist`` writes into the cell ahead of this module's (in place of the import below).
 """
 
 import datetime
@@ -24,14 +26,27 @@ import zipfile
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from autograder.operators import VIEW_OPS, contraction_size  # make dist writes operators.py's source here
+from autograder.rules import (  # make dist writes autograder/rules.py's source in place of this import
+    IllConditioned,
+    likely_sequence_mistakes,
+    likely_step_mistakes,
+    mismatch,
+    raised_cause,
+    reference_fused_step,
+    reference_rnn,
+    reference_step,
+    sequence_inputs,
+    shape_cause,
+    step_inputs,
+    tolerance,
+)
+
 #: the hidden timing limit (``make dist`` writes the value of autograder/config.py here)
-SPEED_LIMIT = 4.0
-#: seconds one call may take before the check gives up on it
-CALL_LIMIT_S = 10
-TOL = {torch.float32: dict(rtol=1e-5, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-9)}
-MATMULS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "mv": 0, "addmv": 1, "matmul": 0, "dot": 0}
-VIEWS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alias", "unsqueeze", "squeeze",
-         "as_strided", "detach", "slice", "select", "reshape", "_reshape_alias", "lift_fresh"}
+SPEED_LIMIT = None
+#: seconds one call may take before the check gives up on it (``make dist`` writes
+#: autograder/config.py's ``PUBLIC_CALL_LIMIT_S`` here)
+CALL_LIMIT_S = None
 
 
 class _Fail(Exception):
@@ -48,40 +63,20 @@ class _Trace(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         name = func.overloadpacket.__name__
-        k = int(args[MATMULS[name]].shape[-1]) if name in MATMULS else None
-        self.ops.append((name, tuple(out.shape) if hasattr(out, "shape") else None, k))
+        self.ops.append((name, tuple(out.shape) if hasattr(out, "shape") else None, contraction_size(name, args)))
         return out
 
 
-def _step_inputs(n, d, h, dtype, device="cpu", g=None):
-    return [torch.randn(*s, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-            for s in ((n, d), (d, h), (n, h), (h, h))]
+def _reference_step(X, W_xh, H, W_hh, dtype=torch.float64):
+    return (reference_step(X, W_xh, H, W_hh, dtype),)
 
 
-def _rnn_inputs(T, n, d, h, dtype, device="cpu", g=None):
-    scale = (1, 1, d ** -0.5, h ** -0.5, 1)  # weights scaled as an RNN is initialised: a stable recurrence
-    return [(torch.randn(*s, generator=g, dtype=torch.float64) * c).to(dtype=dtype, device=device)
-            for s, c in zip(((T, n, d), (n, h), (d, h), (h, h), (h,)), scale)]
-
-
-def _ref_step(X, W_xh, H, W_hh, dtype=torch.float64):
-    X, W_xh, H, W_hh = (t.detach().cpu().to(dtype) for t in (X, W_xh, H, W_hh))
-    return (X @ W_xh + H @ W_hh,)
-
-
-def _ref_rnn(X, H0, W_xh, W_hh, b_h, dtype=torch.float64):
-    X, H, W_xh, W_hh, b_h = (t.detach().cpu().to(dtype) for t in (X, H0, W_xh, W_hh, b_h))
-    outs = []
-    for X_t in X:
-        H = torch.tanh(X_t @ W_xh + H @ W_hh + b_h)
-        outs.append(H)
-    return torch.stack(outs), H
-
-
+#: question -> (function, inputs (g, *sizes, dtype, device), references (*inputs, dtype), results,
+#: named mistakes of the first result)
 QUESTIONS = {
-    "q2_separate": ("hidden_state_separate", _step_inputs, _ref_step, ("the result",)),
-    "q3_fused": ("hidden_state_fused", _step_inputs, _ref_step, ("the result",)),
-    "q4_rnn_forward": ("rnn_forward", _rnn_inputs, _ref_rnn, ("outputs", "H_T")),
+    "q2_separate": ("hidden_state_separate", step_inputs, _reference_step, ("the result",), likely_step_mistakes),
+    "q3_fused": ("hidden_state_fused", step_inputs, _reference_step, ("the result",), likely_step_mistakes),
+    "q4_rnn_forward": ("rnn_forward", sequence_inputs, reference_rnn, ("outputs", "H_T"), likely_sequence_mistakes),
 }
 
 
@@ -104,8 +99,8 @@ def _too_slow(signum, frame):
 class _Bounded:
     """Stops what runs inside after ``seconds`` (SIGALRM, where the platform and thread allow)."""
 
-    def __init__(self, seconds=CALL_LIMIT_S):
-        self.seconds = seconds
+    def __init__(self, seconds=None):
+        self.seconds = seconds or CALL_LIMIT_S
         self.on = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
 
     def __enter__(self):
@@ -125,16 +120,8 @@ def _call(name, func, args):
             return func(*args)
     except Exception as error:
         text = f"{type(error).__name__}: {error}"
-        hint = ""
-        if "must match the size" in text:
-            hint = " Likely cause: an elementwise * where a matrix product (@) is needed."
-        elif "cannot be multiplied" in text or "Sizes of tensors must match" in text:
-            hint = (" Likely cause: a transposed weight or the wrong concatenation axis: X and H join along dim 1,"
-                    " W_xh and W_hh along dim 0.")
-        elif "meta" in text or "numpy" in text or "Expected all tensors to be on the same device" in text:
-            hint = (" Likely cause: a tensor moved off the inputs' device (.cpu(), .numpy(), .item()) or created"
-                    " without device=.")
-        raise _Fail("✗", f"{name} raised {text[:300].rstrip('.')}.{hint}") from None
+        _, hint = raised_cause(text)
+        raise _Fail("✗", f"{name} raised {text[:300].rstrip('.')}." + (f" Likely cause: {hint}." if hint else "")) from None
 
 
 def _results(question, name, out, results):
@@ -164,49 +151,45 @@ def _expect(question, name, out, sizes, dtype, device, results):
             raise _Fail("✗", f"{where} is on '{value.device}', expected the inputs' device '{device}'. Likely cause: "
                         ".cpu(), .numpy(), .item() or a tensor created without device=.")
         if tuple(value.shape) != shape:
-            raise _Fail("✗", f"{where}: expected shape {shape} = {shape_label}, got {tuple(value.shape)}.")
+            _, hint = shape_cause(value.shape, *sizes[-3:])
+            raise _Fail("✗", f"{where}: expected shape {shape} = {shape_label}, got {tuple(value.shape)}. {hint}")
         if value.dtype != dtype:
             raise _Fail("✗", f"{where}: expected dtype {dtype} (the inputs' dtype), got {value.dtype}. Likely cause: "
                         ".float(), .double() or a tensor created with another dtype.")
     return values
 
 
-def _likely_step_mistake(value, X, W_xh, H, W_hh, tol) -> str:
-    X, W_xh, H, W_hh = (t.double() for t in (X, W_xh, H, W_hh))
-    wrong = {"W_hh is transposed (H @ W_hh.T)": lambda: X @ W_xh + H @ W_hh.T,
-             "X and H concatenated in the wrong order: cat((X, H), 1) goes with cat((W_xh, W_hh), 0)":
-                 lambda: torch.cat((H, X), 1) @ torch.cat((W_xh, W_hh), 0),
-             "the X @ W_xh term is missing": lambda: H @ W_hh, "the H @ W_hh term is missing": lambda: X @ W_xh}
-    for cause, answer in wrong.items():
-        try:
-            if torch.allclose(value.double(), answer(), **tol):
-                return f" Likely cause: {cause}."
-        except RuntimeError:
-            pass
-    return ""
+def _expect_close(name, label, value, expected, expected32, sizes, dtype, mistakes):
+    """``value`` equals the float64 reference within the judge's tolerance (:func:`tolerance`)."""
+    try:
+        tol = tolerance(dtype, expected, expected32)
+    except IllConditioned as error:
+        raise _Fail("?", f"{error} (sizes {sizes}): run the check again; it draws new inputs.") from None
+    wrong = mismatch(value.detach().double(), expected, tol, mistakes)
+    if wrong is not None:
+        detail, _, likely = wrong
+        raise _Fail("✗", f"{label} of {name} (sizes {sizes}, {dtype}) differs from the float64 reference "
+                    f"beyond rtol={tol['rtol']}, atol={tol['atol']}:\n{detail}"
+                    + (f"\nLikely cause: {likely}." if likely else ""))
 
 
 def _check_values(question, name, func, g):
-    _, make, ref, results = QUESTIONS[question]
+    _, make, ref, results, mistakes = QUESTIONS[question]
     cases = [(3, 1, 4, 4), (5, 3, 6, 4), (200, 40, 48, 16)]  # the last one large: code right only when small fails
     earlier = []
     for n, d, h, T in cases:
         sizes = _sizes(question, n, d, h, T)
         for dtype in (torch.float32, torch.float64):
-            args = make(*sizes, dtype, g=g)
+            args = make(g, *sizes, dtype)
             originals = [a.clone() for a in args]
             out = _call(name, func, args)
             try:
                 values = _expect(question, name, out, sizes, dtype, "cpu", results)
-                for value, expected, in_dtype, label in zip(values, ref(*originals), ref(*originals, dtype=dtype), results):
-                    tol = dict(TOL[dtype])  # float32: at least 10x the reference's own float32 error
-                    tol["atol"] = max(tol["atol"], 10 * (in_dtype.double() - expected).abs().max().item())
-                    try:
-                        torch.testing.assert_close(value.detach().double(), expected, **tol)
-                    except AssertionError as error:
-                        cause = "" if question == "q4_rnn_forward" else _likely_step_mistake(value, *originals, tol)
-                        raise _Fail("✗", f"{label} of {name} (sizes {sizes}, {dtype}) differs from the float64 "
-                                    "reference:\n" + "\n".join(str(error).splitlines()[:3]) + cause) from None
+                expected = ref(*originals)
+                expected32 = ref(*originals, dtype=torch.float32) if dtype == torch.float32 else [None] * len(expected)
+                for i, (value, e, e32, label) in enumerate(zip(values, expected, expected32, results)):
+                    named = (lambda o=originals: mistakes(*o)) if i == 0 else None
+                    _expect_close(name, label, value, e, e32, sizes, dtype, named)
             except _Fail:
                 returned = out if type(out) in (tuple, list) else [out]
                 if any(r is e for r in returned for e in earlier):
@@ -217,8 +200,8 @@ def _check_values(question, name, func, g):
 
 
 def _check_inputs(question, name, func, g):
-    _, make, _, _ = QUESTIONS[question]
-    args = make(*_sizes(question, 5, 3, 6), torch.float64, g=g)
+    make = QUESTIONS[question][1]
+    args = make(g, *_sizes(question, 5, 3, 6), torch.float64)
     copies, versions = [a.clone() for a in args], [a._version for a in args]
     _call(name, func, args)
     for i, (a, c, v) in enumerate(zip(args, copies, versions)):
@@ -228,22 +211,22 @@ def _check_inputs(question, name, func, g):
 
 
 def _check_fresh(question, name, func, g):
-    _, make, ref, results = QUESTIONS[question]
+    _, make, ref, results, _ = QUESTIONS[question]
     sizes = _sizes(question, 5, 3, 6)
-    first = _results(question, name, _call(name, func, make(*sizes, torch.float64, g=g)), results)
-    args = make(*sizes, torch.float64, g=g)
+    first = _results(question, name, _call(name, func, make(g, *sizes, torch.float64)), results)
+    args = make(g, *sizes, torch.float64)
     second = _results(question, name, _call(name, func, [a.clone() for a in args]), results)
     for a, b, expected in zip(first, second, ref(*args)):
-        if isinstance(b, torch.Tensor) and not torch.allclose(b.detach().cpu().double(), expected, **TOL[torch.float64]):
+        if isinstance(b, torch.Tensor) and not torch.allclose(b.detach().cpu().double(), expected, **tolerance(torch.float64)):
             if isinstance(a, torch.Tensor) and torch.equal(a, b):
                 raise _Fail("✗", f"{name} returned the same result for new inputs of the same shape: compute the "
                             "result from the arguments at every call; do not cache an earlier result.")
 
 
 def _check_devices(question, name, func, g):
-    _, make, _, results = QUESTIONS[question]
+    _, make, _, results, _ = QUESTIONS[question]
     sizes = _sizes(question, 5, 3, 6)
-    args = [torch.empty(a.shape, dtype=a.dtype, device="meta") for a in make(*sizes, torch.float32, g=g)]
+    args = [torch.empty(a.shape, dtype=a.dtype, device="meta") for a in make(g, *sizes, torch.float32)]
     try:
         _expect(question, name, _call(name, func, args), sizes, torch.float32, "meta", results)
     except _Fail as failure:
@@ -251,7 +234,7 @@ def _check_devices(question, name, func, g):
                     "code that stays on the inputs' device works there, .cpu(), .numpy(), .item() and tensors "
                     f"created without device= do not): {failure.detail}") from None
     if torch.cuda.is_available():
-        args = make(*sizes, torch.float32, device="cuda", g=g)
+        args = make(g, *sizes, torch.float32, device="cuda")
         _expect(question, name, _call(name, func, args), sizes, torch.float32, "cuda", results)
         return "cpu, meta, cuda"
     return "cpu, meta"
@@ -264,12 +247,12 @@ def _trace(name, func, args):
 
 
 def _check_fused(question, name, func, g):
-    _, make, _, _ = QUESTIONS[question]
+    make = QUESTIONS[question][1]
     d, h = 3, 6
     if question == "q3_fused":
         counts = []
         for n in (5, 64):
-            ops = _trace(name, func, make(n, d, h, torch.float32, g=g))
+            ops = _trace(name, func, make(g, n, d, h, torch.float32))
             ks = [k for _, _, k in ops if k is not None]
             if sorted(ks) == [d, h] and len(ks) == 2:
                 raise _Fail("✗ (separate form)", f"{name} ran two matrix products (inner sizes d={d}, h={h}) and a sum: "
@@ -283,12 +266,12 @@ def _check_fused(question, name, func, g):
                         "the work grows with the rows, as in a loop over rows.")
         return ""
     T = 4
-    ops = _trace(name, func, make(T, 5, d, h, torch.float32, g=g))
+    ops = _trace(name, func, make(g, T, 5, d, h, torch.float32))
     ks = [k for _, _, k in ops if k is not None]
     if ks != [d + h] * T:
         raise _Fail(f"✗ ({len(ks)} products)", f"{name} ran matrix products with inner sizes {ks[:8]} over T={T} "
                     f"steps; expected one fused product per step (inner size d + h = {d + h}).")
-    built = [op for op, shape, _ in ops if shape == (d + h, h) and op not in VIEWS]
+    built = [op for op, shape, _ in ops if shape == (d + h, h) and op not in VIEW_OPS]
     if len(built) != 1:
         raise _Fail(f"✗ (weights built {len(built)}x)", f"{name} built the concatenated weight ({d + h}, {h}) "
                     f"{len(built)} times; concatenate W_xh and W_hh once, before the loop.")
@@ -296,14 +279,12 @@ def _check_fused(question, name, func, g):
 
 
 def _check_speed(question, name, func, g):
-    def reference(X, W_xh, H, W_hh):
-        return torch.mm(torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0))
-    _call(name, func, _step_inputs(1024, 16, 32, torch.float32, g=g))  # returns at this size at all?
+    _call(name, func, step_inputs(g, 1024, 16, 32, torch.float32))  # returns at this size at all?
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with _Bounded(3 * CALL_LIMIT_S):
-            ratios = _speed_ratios(func, reference, g)
+            ratios = _speed_ratios(func, reference_fused_step, g)
     except TimeoutError:
         raise _Fail("✗", f"{name} is far too slow at n = 1024: the timing did not finish in {3 * CALL_LIMIT_S} s.") from None
     finally:
@@ -319,7 +300,7 @@ def _speed_ratios(func, reference, g):
     """Per-round ratios student / reference at n = 1024: calls alternated, lower quartiles."""
     ratios = []
     for _ in range(5):
-        args = _step_inputs(1024, 16, 32, torch.float32, g=g)
+        args = step_inputs(g, 1024, 16, 32, torch.float32)
         times = {"student": [], "reference": []}
         for _ in range(9):
             for who, f in (("student", func), ("reference", reference)):

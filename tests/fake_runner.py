@@ -11,7 +11,7 @@ import threading
 
 import torch
 
-from autograder import spec, wire
+from autograder import rules, spec, wire
 from autograder.judge import references
 from autograder.judge.runners import Channel, Runner
 from autograder.judge.session import Session
@@ -46,7 +46,7 @@ def correct_functions() -> dict:
     return {
         "shape_XH": (3, 5), "shape_W": (5, 4),
         "hidden_state_separate": lambda X, W_xh, H, W_hh: X @ W_xh + H @ W_hh,
-        "hidden_state_fused": references.fused,
+        "hidden_state_fused": rules.reference_fused_step,
         "rnn_forward": rnn,
     }
 

@@ -9,7 +9,8 @@ import random
 import pytest
 import torch
 
-from autograder.judge import causes, references
+from autograder import rules
+from autograder.judge import causes
 from autograder.judge.questions import GRADED, CheckFailure
 from autograder.judge.verify import expect_close
 
@@ -49,9 +50,9 @@ def test_every_code_the_judge_raises_is_explained():
 def test_named_mistakes_have_known_codes():
     rng = torch.Generator().manual_seed(0)
     X, W_xh, H, W_hh = (torch.randn(*s, generator=rng, dtype=torch.float64) for s in ((5, 3), (3, 4), (5, 4), (4, 4)))
-    codes = [c for c, _, _ in references.likely_step_mistakes(X, W_xh, H, W_hh)]
+    codes = [c for c, _, _ in rules.likely_step_mistakes(X, W_xh, H, W_hh)]
     T = torch.randn(6, 5, 3, generator=rng, dtype=torch.float64)
-    codes += [c for c, _, _ in references.likely_sequence_mistakes(T, H, W_xh, W_hh, torch.randn(4, dtype=torch.float64))]
+    codes += [c for c, _, _ in rules.likely_sequence_mistakes(T, H, W_xh, W_hh, torch.randn(4, dtype=torch.float64))]
     assert set(codes) <= set(causes.CAUSES) and {"missing_tanh", "missing_bias", "transposed_weight"} <= set(codes)
 
 

@@ -5,12 +5,8 @@ not grow with n (traced at two n: a loop over rows shows up even if each product
 q4: one fused product per time step and the (d + h, h) weight built once.
 """
 
+from ..operators import VIEW_OPS
 from .questions import CheckFailure
-
-#: operators that only relabel memory; they never build a new concatenated weight
-VIEW_OPS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alias", "unsqueeze",
-            "squeeze", "as_strided", "detach", "slice", "select", "reshape", "_reshape_alias",
-            "lift_fresh"}
 
 
 def _ops(attest) -> tuple:

@@ -27,8 +27,8 @@ RUNNER_USER = "rnn-runner"
 UNDECIDED_RETRIES = 1
 RETRY_BEFORE_S = 240
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: the modules a runner needs; the judge's (references, checks, hidden tests) stay behind
-RUNNER_MODULES = ("__init__.py", "config.py", "spec.py", "wire.py", "serving", "runner")
+#: the modules a runner needs; the judge's (references, rules, checks, hidden tests) stay behind
+RUNNER_MODULES = ("__init__.py", "config.py", "spec.py", "wire.py", "operators.py", "serving", "runner")
 
 
 def write_results(path: str, results: dict) -> None:

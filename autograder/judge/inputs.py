@@ -9,6 +9,7 @@ import random
 
 import torch
 
+from .. import rules
 from ..config import LARGE_RANGES, LARGE_SEQUENCE_N, SHAPE_RANGES, TIMING_BAND
 
 #: The worked example of the textbook section: X (3, 1), W_xh (1, 4), H (3, 4), W_hh (4, 4).
@@ -85,28 +86,21 @@ def sequence_shapes(rng: random.Random) -> list:
     return cases
 
 
-def _normal(rng: random.Random, shapes, dtype, device) -> tuple:
-    """Standard normal tensors of the given shapes, drawn in float64 from a seed taken from ``rng``."""
+def _generator(rng: random.Random) -> torch.Generator:
+    """A torch generator seeded from ``rng``: the values of one call's inputs."""
     g = torch.Generator()
     g.manual_seed(rng.getrandbits(62))
-    return tuple(torch.randn(*shape, generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
-                 for shape in shapes)
+    return g
 
 
 def step_inputs(rng, n, d, h, dtype, device="cpu"):
-    """(X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)) with standard normal entries."""
-    return _normal(rng, ((n, d), (d, h), (n, h), (h, h)), dtype, device)
+    """:func:`autograder.rules.step_inputs` drawn from ``rng``: X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)."""
+    return rules.step_inputs(_generator(rng), n, d, h, dtype, device)
 
 
 def sequence_inputs(rng, T, n, d, h, dtype, device="cpu"):
-    """(X (T, n, d), H0 (n, h), W_xh (d, h), W_hh (h, h), b_h (h,)) for ``rnn_forward``.
-
-    The weights are scaled by 1/sqrt(fan-in), as an RNN is initialised: with standard normal
-    weights the recurrence is chaotic (over 40 steps float64 round-off alone grows to 1e-2), and
-    no tolerance could tell a right answer from a wrong one."""
-    X, H0, W_xh, W_hh, b_h = _normal(rng, ((T, n, d), (n, h), (d, h), (h, h), (h,)), torch.float64, "cpu")
-    scaled = (X, H0, W_xh / math.sqrt(d), W_hh / math.sqrt(h), b_h)
-    return tuple(t.to(device=device, dtype=dtype) for t in scaled)
+    """:func:`autograder.rules.sequence_inputs` drawn from ``rng`` (weights scaled by 1/sqrt(fan-in))."""
+    return rules.sequence_inputs(_generator(rng), T, n, d, h, dtype, device)
 
 
 def timing_sizes(rng: random.Random) -> dict:

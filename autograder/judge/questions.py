@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import spec
-from . import inputs, references
+from .. import rules, spec
+from . import inputs
 
 
 class CheckFailure(AssertionError):
@@ -52,16 +52,16 @@ FAMILIES = {
     "step": dict(  # f(X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)) -> (n, h)
         cases=inputs.step_shapes,
         make_inputs=lambda rng, s, dtype: inputs.step_inputs(rng, s["n"], s["d"], s["h"], dtype),
-        reference=lambda X, W_xh, H, W_hh, dtype=torch.float64: (references.separate(X, W_xh, H, W_hh, dtype),),
+        reference=lambda X, W_xh, H, W_hh, dtype=torch.float64: (rules.reference_step(X, W_xh, H, W_hh, dtype),),
         result_shapes=lambda s: (((s["n"], s["h"]), "(n, h)"),),
-        mistakes=references.likely_step_mistakes,
+        mistakes=rules.likely_step_mistakes,
     ),
     "sequence": dict(  # f(X (T, n, d), H0 (n, h), W_xh, W_hh, b_h (h,)) -> ((T, n, h), (n, h))
         cases=inputs.sequence_shapes,
         make_inputs=lambda rng, s, dtype: inputs.sequence_inputs(rng, s["T"], s["n"], s["d"], s["h"], dtype),
-        reference=references.rnn_forward,
+        reference=rules.reference_rnn,
         result_shapes=lambda s: (((s["T"], s["n"], s["h"]), "(T, n, h)"), ((s["n"], s["h"]), "(n, h)")),
-        mistakes=references.likely_sequence_mistakes,
+        mistakes=rules.likely_sequence_mistakes,
     ),
 }
 

@@ -5,24 +5,14 @@ every check group and by the timed calls, so a timed result is verified like any
 
 import torch
 
-from ..config import FLOAT32_ERROR_MARGIN, FLOAT32_MAX_GAP, TOLERANCES
+from ..rules import IllConditioned, mismatch, raised_cause, shape_cause
+from ..rules import tolerance as _tolerance
 from .questions import CheckFailure, UndecidedFailure
-
-_EXCEPTION_HINTS = (  # (words in the error, cause code, likely cause)
-    ("must match the size of tensor", "elementwise_product", "an elementwise * where a matrix product (@) is needed, or tensors that do not line up"),
-    ("cannot be multiplied", "wrong_axis", "a transposed weight or the wrong concatenation axis: (n, d+h) @ (d+h, h) needs X and H joined along dim 1 and W_xh, W_hh along dim 0"),
-    ("size mismatch", "wrong_axis", "a transposed weight or the wrong concatenation axis"),
-    ("Sizes of tensors must match", "wrong_axis", "the wrong concatenation axis: X (n, d) and H (n, h) join along dim 1; W_xh (d, h) and W_hh (h, h) along dim 0"),
-    ("meta", "off_device", "a tensor moved off the inputs' device (.cpu(), .numpy(), torch.tensor(...)) or created without device="),
-    ("Expected all tensors to be on the same device", "off_device", "a tensor created without device=...: use the inputs' device (X.device) or *_like functions"),
-    ("numpy", "numpy_roundtrip", "a round trip through numpy: stay in torch"),
-    ("synchroniz", "host_sync", "a host synchronization in the fused step (.item(), .cpu(), .tolist(), printing a tensor): keep everything on the GPU"),
-)
 
 
 def call_error(graded, reply) -> CheckFailure:
     """The failure for a call that raised in the student's code, with the likely cause."""
-    cause, hint = next(((c, h) for key, c, h in _EXCEPTION_HINTS if key in reply.error), ("raised", None))
+    cause, hint = raised_cause(reply.error)
     where = f"\n{_whole_lines(reply.where.rstrip(), 800)}" if reply.where else ""
     return CheckFailure(f"{graded.function} raised {reply.error}{where}" + (f"\nLikely cause: {hint}." if hint else ""),
                         cause)
@@ -75,7 +65,7 @@ def expect_tensor(graded, value, name, shape, label, dtype: str, device: str, si
         raise CheckFailure(f"{where} is on device '{value.device}', expected the inputs' device '{device}'; "
                            "likely cause: .cpu(), .numpy() or a tensor created without device=.", "wrong_device")
     if value.shape != shape:
-        hint, cause = _shape_hint(value.shape, sizes)
+        cause, hint = shape_cause(value.shape, sizes["n"], sizes["d"], sizes["h"])
         raise CheckFailure(f"{where}: expected shape {shape} = {label}, got {value.shape}. " + hint, cause)
     if value.dtype != dtype:
         raise CheckFailure(f"{where}: expected dtype torch.{dtype} (the inputs' dtype), got torch.{value.dtype}; "
@@ -96,45 +86,25 @@ def _type_hint(type_name: str) -> str:
     return ""
 
 
-def _shape_hint(got, sizes) -> tuple:
-    """``(hint, cause code)`` for a result of the wrong shape."""
-    n, d, h = sizes["n"], sizes["d"], sizes["h"]
-    if got[-2:] == (n, d + h):
-        return "That is the shape of cat((X, H), 1): multiply it by the concatenated weights.", "concat_not_multiplied"
-    if got[-2:] in ((d + h, h), (n + d, h)):
-        return "Concatenate X and H along dim 1 (columns), the weights along dim 0 (rows).", "wrong_axis"
-    return "X @ W_xh is (n, d) @ (d, h) -> (n, h); H @ W_hh is (n, h) @ (h, h) -> (n, h).", "wrong_shape"
-
-
 def tolerance(dtype: str, reference, reference32=None) -> dict:
-    """The tolerance of a result: its dtype's, widened for float32 to ``FLOAT32_ERROR_MARGIN``
-    times the float32 reference's own largest error on these inputs (large shapes accumulate more)."""
-    tol = dict(TOLERANCES[dtype])
-    if reference32 is not None:
-        gap = (reference32.to(torch.float64) - reference).abs().max().item() if reference.numel() else 0.0
-        if not gap <= FLOAT32_MAX_GAP:  # an ill-conditioned draw: no tolerance tells right from wrong
-            raise UndecidedFailure(f"the float32 reference itself is off by {gap:.2g} on these inputs; this check "
-                                   "is undecided and graded again")
-        tol["atol"] = max(tol["atol"], float(f"{FLOAT32_ERROR_MARGIN * gap:.2g}"))
-    return tol
+    """The tolerance of a result (:func:`autograder.rules.tolerance`); an ill-conditioned draw
+    makes the check undecided, never a failure."""
+    try:
+        return _tolerance(dtype, reference, reference32)
+    except IllConditioned as error:
+        raise UndecidedFailure(f"{error}; this check is undecided and graded again") from None
 
 
 def expect_close(graded, value, reference, name, sizes, mistakes=None, reference32=None):
     """``value`` equals the float64 ``reference`` within the tolerance of its dtype."""
     tol = tolerance(value.dtype, reference, reference32)
-    got = value.tensor.to(torch.float64)
-    try:
-        torch.testing.assert_close(got, reference, **tol)
-    except AssertionError as error:
-        cause, code = "", "wrong_answer"
-        for mistake, label, wrong in (mistakes() if mistakes else ()):
-            if torch.allclose(got, wrong, **tol):
-                cause, code = f"\nLikely cause: {label}.", mistake
-                break
-        detail = "\n".join(line for line in str(error).splitlines()[:4] if line.strip())
+    wrong = mismatch(value.tensor.to(torch.float64), reference, tol, mistakes)
+    if wrong is not None:
+        detail, code, likely = wrong
         raise CheckFailure(
             f"{name} of {graded.function} ({graded.describe(sizes)}, torch.{value.dtype}) differs from "
-            f"the float64 reference beyond rtol={tol['rtol']}, atol={tol['atol']}:\n{detail}{cause}", code) from None
+            f"the float64 reference beyond rtol={tol['rtol']}, atol={tol['atol']}:\n{detail}"
+            + (f"\nLikely cause: {likely}." if likely else ""), code)
 
 
 def expect_results(graded, reply, args, sizes, dtype, device="cpu", previous=None) -> list:

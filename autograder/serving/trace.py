@@ -24,9 +24,7 @@ import os
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-#: aten operator name -> index of the argument whose last dimension is the contraction size K
-MATMUL_OPS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "mv": 0, "addmv": 1, "matmul": 0,
-              "dot": 0, "vdot": 0, "_addmm_activation": 1}
+from ..operators import contraction_size
 
 #: operators recorded at most; a longer trace says so
 MAX_OPS = 1000
@@ -99,7 +97,7 @@ class OpTrace(TorchDispatchMode):
         if on_device:
             self.count += 1
             if len(self.ops) < MAX_OPS:
-                k = int(args[MATMUL_OPS[name]].shape[-1]) if name in MATMUL_OPS else None
+                k = contraction_size(name, args)
                 shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
                 self.ops.append([name, shape, k])
         return out
