@@ -1,6 +1,5 @@
 """What counts as a matrix product, and what only relabels memory: the operator table that the
-runner's trace (:mod:`autograder.serving.trace`), the judge's reading of it
-(:mod:`autograder.judge.fused`) and the public checks share. ``make dist`` writes this source at
+runner's operator trace, the grader's reading of that trace and the public checks share. ``make dist`` writes this source at
 the top of the student notebook's "Checks" cell, so it imports nothing at all.
 """
 
