@@ -16,6 +16,9 @@ from autograder.paths import EXAMPLES, ZIP
 
 from conftest import FULL
 
+#: gradings at most until one is decided (an undecided one pays nothing and is graded again)
+REGRADES = 3
+
 #: each call forks a copy that returns the same (right) answer a little later
 FORKS = {
     "hidden_state_separate": ("X, W_xh, H, W_hh", "import os, time\nif os.fork() == 0:\n    time.sleep(0.02)\n"
@@ -41,11 +44,12 @@ def test_copies_of_the_runner_never_answer_for_it(unsafe_worker, tmp_path):
         text = replace_function(text, name, function_source(name, args, body))
     path = tmp_path / "forks.ipynb"
     path.write_text(text)
-    answer = worker.grade(str(path), 6000, 120)
-    for test in answer["results"]["tests"]:
-        assert "does not answer the request" not in test["output"], test["output"]
-    if answer["status"].startswith("needs-regrade"):  # a machine too busy to decide says so, never costs
-        pytest.skip(f"the machine was too busy: {answer['status']}")
+    for _ in range(REGRADES):  # a machine too busy to decide says so, and is graded again, as the batch does
+        answer = worker.grade(str(path), 6000, 120)
+        for test in answer["results"]["tests"]:
+            assert "does not answer the request" not in test["output"], test["output"]
+        if not answer["status"].startswith("needs-regrade"):
+            break
     assert answer["status"].startswith("graded"), answer["status"]
     scored = [test for test in answer["results"]["tests"] if test["name"] in FULL]  # not "Submission received"
     assert [t["name"] for t in scored] == list(FULL)
