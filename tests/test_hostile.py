@@ -422,19 +422,58 @@ def attacker_and_classmates(solution_nb, folder, code, classmates):
         nbformat.write(solution_nb, folder / f"{name}.ipynb")
 
 
-def test_memory_left_behind_never_costs_the_next_submission(solution_nb, tmp_path):
+def assert_classmates_keep_full_marks(solution_nb, tmp_path, code, classmates=("b-honest", "c-honest"), workers=1):
+    """An attacker graded first, then correct classmates: each classmate gets every point, graded
+    (an undecided row is graded again by the batch itself)."""
     folder = tmp_path / "subs"
     folder.mkdir()
-    attacker_and_classmates(solution_nb, folder, LEAVES_SHARED_MEMORY, ["b-honest", "c-honest"])
-    _, book = grade(folder, tmp_path / "out", "--workers", "1")
-    for name in ("b-honest.ipynb", "c-honest.ipynb"):
-        assert (book.loc[name, "total_points_earned"], status(book, name)) == (TOTAL, "graded"), book.loc[name].to_dict()
+    attacker_and_classmates(solution_nb, folder, code, classmates)
+    _, book = grade(folder, tmp_path / "out", "--workers", str(workers))
+    for name in classmates:
+        row = book.loc[f"{name}.ipynb"]
+        assert (row["total_points_earned"], row["grading_status"]) == (TOTAL, "graded"), row.to_dict()
+
+
+def test_memory_left_behind_never_costs_the_next_submission(solution_nb, tmp_path):
+    assert_classmates_keep_full_marks(solution_nb, tmp_path, LEAVES_SHARED_MEMORY)
 
 
 def test_processes_crowding_other_cores_never_cost_a_classmate(solution_nb, tmp_path):
+    assert_classmates_keep_full_marks(solution_nb, tmp_path, CROWDS_OTHER_CORES, ("b-honest", "c-honest", "d-honest"),
+                                      workers=2)
+
+
+#: red team round 13: the zygote that forks every runner of a worker runs as the runners' user, so
+#: a runner can lower its limits (processor time, open files, stack) and its priority; every later
+#: runner inherited them, and the next classmate's runner died at 4 s of processor time (0/22)
+LOWERS_THE_ZYGOTES_LIMITS = """import os, resource
+try:
+    resource.prlimit(os.getppid(), resource.RLIMIT_CPU, (4, 4))
+    os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)
+except (OSError, ValueError):
+    pass
+"""
+
+
+#: what a classmate's runner inherited, printed by a correct notebook
+PRINTS_ITS_LIMITS = ("import os, resource\nprint('INHERITED', resource.getrlimit(resource.RLIMIT_CPU), "
+                     "os.getpriority(os.PRIO_PROCESS, 0))")
+
+
+def test_limits_lowered_on_the_zygote_never_reach_a_classmate(solution_nb, tmp_path):
+    """The classmate's runner starts in a fresh sandbox, with the limits and priority every runner
+    starts with, and gets every point."""
     folder = tmp_path / "subs"
     folder.mkdir()
-    attacker_and_classmates(solution_nb, folder, CROWDS_OTHER_CORES, ["b-honest", "c-honest", "d-honest"])
-    _, book = grade(folder, tmp_path / "out", "--workers", "2")
-    for name in ("b-honest.ipynb", "c-honest.ipynb", "d-honest.ipynb"):  # an undecided row is graded again
-        assert (book.loc[name, "total_points_earned"], status(book, name)) == (TOTAL, "graded"), book.loc[name].to_dict()
+    attacker_and_classmates(solution_nb, folder, LOWERS_THE_ZYGOTES_LIMITS, [])
+    classmate = nbformat.from_dict(solution_nb)
+    classmate.cells.append(nbformat.v4.new_code_cell(PRINTS_ITS_LIMITS))
+    nbformat.write(classmate, folder / "b-honest.ipynb")
+    done, book = grade(folder, tmp_path / "out", "--workers", "1")
+    row = book.loc["b-honest.ipynb"]
+    assert (row["total_points_earned"], row["grading_status"]) == (TOTAL, "graded"), row.to_dict()
+    printed = (Path(submission_dir(str(tmp_path / "out"), "b-honest.ipynb")) / "output.txt").read_text()
+    inherited = re.findall(r"INHERITED \((-?\d+), (-?\d+)\) (-?\d+)", printed)
+    import resource
+    ours = (*map(str, resource.getrlimit(resource.RLIMIT_CPU)), str(os.getpriority(os.PRIO_PROCESS, 0)))
+    assert inherited and all(found == ours for found in inherited), printed[-2000:]

@@ -431,12 +431,16 @@ class Sandbox:
         self.commands = self._commands()
 
     def _commands(self) -> dict:
-        """pid -> (executable, command line) of the sandbox's own processes."""
+        """pid -> (executable, command line, resource limits, nice, processor affinity) of the
+        sandbox's own processes: a runner runs as the zygote's user and can lower its limits or
+        its priority (``prlimit``, ``setpriority``), which every later runner would inherit."""
         out = {}
         for pid in self.infrastructure:
             try:
                 p = psutil.Process(pid)
-                out[pid] = (p.exe(), tuple(p.cmdline()))
+                with open(f"/proc/{pid}/limits", encoding="ascii", errors="replace") as f:
+                    limits = f.read()
+                out[pid] = (p.exe(), tuple(p.cmdline()), limits, p.nice(), tuple(p.cpu_affinity()))
             except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                 out[pid] = None
         return out
@@ -469,7 +473,8 @@ class Sandbox:
             except psutil.NoSuchProcess:
                 pass
         others = [p for p in self.tree() if p.pid not in self.infrastructure]
-        # a process of the sandbox's own that now runs another program was taken over: never reuse it
+        # a process of the sandbox's own that now runs another program, or under other limits, priority
+        # or cores, was taken over or tampered with: never reuse it
         return (self.running() and not self.tainted and not others
                 and self.infrastructure - {self.proc.pid} <= alive and self._commands() == self.commands)
 
