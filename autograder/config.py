@@ -69,6 +69,13 @@ NOTEBOOK_TIME_LIMIT_S = 120.0
 
 #: How many fresh random draws each value check makes (same shape, new values).
 FRESH_DRAWS = 3
+#: The values group also calls the function once per dtype on ``SWEEP_CASES`` sizes drawn
+#: log-uniformly across the whole space (n 1-2048, d 2-100, h 1-100; for sequences n 1-512 and
+#: T 1-40), so code wrong only on some band of sizes between the small and the large case meets
+#: it: a bug for 20 <= n <= 120 (red team, round 13) escapes 32 such calls with probability 2e-4.
+SWEEP_CASES = 16
+SWEEP_RANGES = {"n": (1, 2048), "d": (2, 100), "h": (1, 100), "T": (1, 40)}
+SWEEP_SEQUENCE_N = (1, 512)
 
 #: Ranges of the fresh shapes drawn at every run: n rows, d inputs, h hidden units, T steps.
 SHAPE_RANGES = {"n": (2, 9), "d": (2, 7), "h": (2, 8), "T": (2, 6)}

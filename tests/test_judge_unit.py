@@ -215,6 +215,17 @@ def test_the_large_case_always_leaves_a_partial_block(block):
             assert all(s[k] % block for k in ("n", "d", "h") if s[k] > block), s
 
 
+@pytest.mark.parametrize("question,func", [
+    ("q2_separate", lambda X, W_xh, H, W_hh: X @ W_xh + (H @ W_hh.T if 10 <= len(X) <= 127 else H @ W_hh)),
+    ("q4_rnn_forward", lambda X, H0, W_xh, W_hh, b_h: _rnn(X, H0, W_xh, W_hh, b_h * (0 if 10 <= X.shape[1] <= 127 else 1))),
+])
+def test_code_wrong_only_between_the_small_and_the_large_case_fails_its_values(question, func):
+    """Red team, round 13: a bug only for 20 <= n <= 120 got full marks; the sweep across the whole
+    range of sizes meets it (here 10-127: missed with probability about 2e-6)."""
+    with pytest.raises(CheckFailure, match="differs from the float64 reference"):
+        run(question, "values", func)
+
+
 def test_correct_float32_code_passes_on_large_shapes():
     run("q4_rnn_forward", "values", _rnn)
     run("q3_fused", "values", lambda X, W_xh, H, W_hh: torch.einsum("nk,kh->nh", torch.cat((X, H), 1),

@@ -25,7 +25,8 @@ def _checked_call(graded, proxy, sizes, dtype, rng, previous=None, device="cpu",
 
 
 def check_values(graded, proxy):
-    """Shapes, dtype and values on every drawn case, float32 and float64, fresh draws each."""
+    """Shapes, dtype and values on every drawn case, float32 and float64, fresh draws each; then
+    once per dtype on sizes drawn across the whole input space."""
     rng = fresh_rng()
     cases = graded.cases(rng)
     for _, sizes in cases:
@@ -33,8 +34,12 @@ def check_values(graded, proxy):
             previous = None
             for _ in range(FRESH_DRAWS):
                 previous, _ = _checked_call(graded, proxy, sizes, dtype, rng, previous)
+    sweep = graded.sweep(rng)
+    for sizes in sweep:
+        for dtype in (torch.float32, torch.float64):
+            _checked_call(graded, proxy, sizes, dtype, rng)
     return (f"right shapes, dtypes and values for {len(cases)} input sizes, in float32 and float64, each on "
-            f"{FRESH_DRAWS} new random inputs")
+            f"{FRESH_DRAWS} new random inputs, and for {len(sweep)} more sizes drawn across the whole range")
 
 
 def check_inputs(graded, proxy):

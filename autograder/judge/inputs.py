@@ -10,7 +10,15 @@ import random
 import torch
 
 from .. import rules
-from ..config import LARGE_RANGES, LARGE_SEQUENCE_N, SHAPE_RANGES, TIMING_BAND
+from ..config import (
+    LARGE_RANGES,
+    LARGE_SEQUENCE_N,
+    SHAPE_RANGES,
+    SWEEP_CASES,
+    SWEEP_RANGES,
+    SWEEP_SEQUENCE_N,
+    TIMING_BAND,
+)
 
 #: The worked example of the textbook section: X (3, 1), W_xh (1, 4), H (3, 4), W_hh (4, 4).
 WORKED_EXAMPLE = {"n": 3, "d": 1, "h": 4}
@@ -84,6 +92,22 @@ def sequence_shapes(rng: random.Random) -> list:
             s = dict(large_sizes(rng, LARGE_SEQUENCE_N), T=rng.randint(*LARGE_RANGES["T"]))
         cases.append((label, dict(s, T=s.get("T", _draw(rng, "T")))))
     return cases
+
+
+def step_sweep(rng: random.Random) -> list:
+    """``SWEEP_CASES`` (n, d, h) drawn log-uniformly across ``SWEEP_RANGES``, d != h."""
+    sizes = []
+    while len(sizes) < SWEEP_CASES:
+        s = {k: _log_uniform(rng, *SWEEP_RANGES[k]) for k in ("n", "d", "h")}
+        if s["d"] != s["h"]:
+            sizes.append(s)
+    return sizes
+
+
+def sequence_sweep(rng: random.Random) -> list:
+    """``SWEEP_CASES`` (T, n, d, h) for the RNN forward pass, n within ``SWEEP_SEQUENCE_N``."""
+    return [dict(s, n=_log_uniform(rng, *SWEEP_SEQUENCE_N), T=_log_uniform(rng, *SWEEP_RANGES["T"]))
+            for s in step_sweep(rng)]
 
 
 def _generator(rng: random.Random) -> torch.Generator:

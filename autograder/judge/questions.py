@@ -33,6 +33,7 @@ class UndecidedFailure(CheckFailure):
 class Graded:
     spec: spec.Question
     cases: Callable            # rng -> [(label, sizes)]
+    sweep: Callable            # rng -> [sizes] across the whole input space (the values group)
     make_inputs: Callable      # (rng, sizes, dtype) -> tuple of CPU tensors
     reference: Callable        # (inputs, dtype=float64) -> tuple of tensors computed in dtype
     result_shapes: Callable    # sizes -> tuple of (shape, "(n, h)") per result
@@ -51,6 +52,7 @@ class Graded:
 FAMILIES = {
     "step": dict(  # f(X (n, d), W_xh (d, h), H (n, h), W_hh (h, h)) -> (n, h)
         cases=inputs.step_shapes,
+        sweep=inputs.step_sweep,
         make_inputs=lambda rng, s, dtype: inputs.step_inputs(rng, s["n"], s["d"], s["h"], dtype),
         reference=lambda X, W_xh, H, W_hh, dtype=torch.float64: (rules.reference_step(X, W_xh, H, W_hh, dtype),),
         result_shapes=lambda s: (((s["n"], s["h"]), "(n, h)"),),
@@ -58,6 +60,7 @@ FAMILIES = {
     ),
     "sequence": dict(  # f(X (T, n, d), H0 (n, h), W_xh, W_hh, b_h (h,)) -> ((T, n, h), (n, h))
         cases=inputs.sequence_shapes,
+        sweep=inputs.sequence_sweep,
         make_inputs=lambda rng, s, dtype: inputs.sequence_inputs(rng, s["T"], s["n"], s["d"], s["h"], dtype),
         reference=rules.reference_rnn,
         result_shapes=lambda s: (((s["T"], s["n"], s["h"]), "(T, n, h)"), ((s["n"], s["h"]), "(n, h)")),
