@@ -226,6 +226,38 @@ def test_code_wrong_only_between_the_small_and_the_large_case_fails_its_values(q
         run(question, "values", func)
 
 
+def _broadcast_and_zero_padded(X, W_xh, H, W_hh):
+    """Red team, round 13: X @ W_xh by broadcasting, H @ W_hh as the one product of inner size d + h."""
+    return (X.unsqueeze(2) * W_xh.unsqueeze(0)).sum(1) + torch.cat((torch.zeros_like(X), H), 1) @ torch.cat((W_xh, W_hh), 0)
+
+
+def _column_loop_beside_a_discarded_product(X, W_xh, H, W_hh):
+    """Red team, round 13: a loop over the h columns does the work; the one product is multiplied by 0."""
+    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)
+    return torch.stack([(XH * W[:, j]).sum(1) for j in range(W.shape[1])], 1) + 0 * (XH @ W)
+
+
+def _rnn_broadcast_step(X, H0, W_xh, W_hh, b_h):
+    W, H, outs = torch.cat((W_xh, W_hh), 0), H0, []
+    for X_t in X:
+        H = torch.tanh((X_t.unsqueeze(2) * W_xh.unsqueeze(0)).sum(1) + torch.cat((torch.zeros_like(X_t), H), 1) @ W + b_h)
+        outs.append(H)
+    return torch.stack(outs), H
+
+
+@pytest.mark.parametrize("question,func,cause", [
+    ("q3_fused", _broadcast_and_zero_padded, "broadcast_product"),
+    ("q3_fused", _column_loop_beside_a_discarded_product, "loop_of_operators"),
+    ("q4_rnn_forward", _rnn_broadcast_step, "broadcast_product"),
+])
+def test_work_done_beside_the_one_product_fails_fused(question, func, cause):
+    """Right values (the values group passes first): only the product rule, on every traced call
+    (the values group's large and swept sizes included), can tell."""
+    with pytest.raises(CheckFailure) as failure:
+        run_all_then(question, "fused", func)
+    assert failure.value.cause == cause, str(failure.value)
+
+
 def test_correct_float32_code_passes_on_large_shapes():
     run("q4_rnn_forward", "values", _rnn)
     run("q3_fused", "values", lambda X, W_xh, H, W_hh: torch.einsum("nk,kh->nh", torch.cat((X, H), 1),

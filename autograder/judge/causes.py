@@ -38,6 +38,8 @@ CAUSES = {
     "no_product": "no matrix product at all (hidden from torch, e.g. by numpy)",
     "loop_over_rows": "a loop over rows: one product per row, or work that grows with n",
     "loop_over_columns": "a loop over the h columns: one product per column",
+    "loop_of_operators": "a loop of torch operators (over columns, rows or steps) around or instead of the one product",
+    "broadcast_product": "a product computed by broadcasting and summing, not by a matrix product",
     "wrong_products": "matrix products of unexpected sizes",
     "not_fused_per_step": "not one fused product per time step",
     "weights_in_loop": "the weights concatenated inside the loop, not once before it",
