@@ -20,12 +20,6 @@ public checks in the student notebook share.
 #: contention inflates the one product more than interpreted loops), so that loop's verdict never
 #: depends on the load: it always fails ``fused`` (h products), and row loops always fail here.
 FUSED_SLOWDOWN_LIMIT = {"processor time": 15.0, "wall time": 25.0}
-#: ``fused``: the most torch operators one call of the fused step may run (every valid style runs
-#: 3-14: cat, cat, the product, views), and one step of ``rnn_forward`` on average (7-9). A loop of
-#: operators over the h columns or the rows runs one or more per iteration (red team, round 13:
-#: a column loop of elementwise products, with one product multiplied by zero beside it, got 8/8).
-FUSED_MAX_OPS = 40
-FUSED_MAX_OPS_PER_STEP = 40
 WALL_GUARD = 10.0
 
 #: Timing rounds: the median of up to ``TIMING_ROUNDS`` student/reference ratios decides; the check

@@ -18,3 +18,35 @@ def contraction_size(op: str, args):
     """The contraction size K of the aten operator ``op`` called with ``args`` when it is a matrix
     product (:data:`MATMUL_OPS`), else ``None``."""
     return int(args[MATMUL_OPS[op]].shape[-1]) if op in MATMUL_OPS else None
+
+
+#: the most operators one call of a fused step may run (every valid style runs 3-14: cat, cat, the
+#: product, views), and one step of a fused RNN forward pass on average (7-9): a loop of operators
+#: beside or instead of the one product runs one or more per iteration
+MAX_FUSED_OPS = 40
+MAX_FUSED_OPS_PER_STEP = 40
+
+
+def excess_work(family: str, count: int, shapes, n: int, d: int, h: int, T: int = 1):
+    """``(cause code, words)`` when a traced call did work beside its one product (``family`` is
+    "step" or "sequence"; ``shapes`` the output shapes of its operators), else ``None``: more
+    operators than the fused form runs, or a tensor larger than every input, concatenation and
+    result (a product computed by broadcasting and summing materialises n x d x h elements)."""
+    most = MAX_FUSED_OPS_PER_STEP * T if family == "sequence" else MAX_FUSED_OPS
+    if count > most:
+        return "loop_of_operators", (f"ran {count} torch operators; the fused form runs a handful (two concatenations, "
+                                     f"one product{' per step' if family == 'sequence' else ''}). Likely cause: a Python "
+                                     "loop over columns or rows, around or instead of the one product")
+    largest = max([n * (d + h), (d + h) * h, n * h] + ([T * n * d, T * n * h] if family == "sequence" else []))
+    made = 0
+    for shape in shapes:
+        if shape is not None:
+            size = 1
+            for dim in shape:
+                size *= dim
+            made = max(made, size)
+    if made > largest:
+        return "broadcast_product", (f"made a tensor of {made} elements, more than any input, concatenation or result "
+                                     f"({largest}). Likely cause: a product computed by broadcasting and summing (such "
+                                     "as (X[:, :, None] * W[None]).sum(1)); a matrix product (@) never builds that")
+    return None

@@ -26,7 +26,7 @@ import zipfile
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from autograder.operators import VIEW_OPS, contraction_size  # make dist writes operators.py's source here
+from autograder.operators import VIEW_OPS, contraction_size, excess_work  # make dist writes operators.py's source here
 from autograder.rules import (  # make dist writes autograder/rules.py's source in place of this import
     IllConditioned,
     likely_sequence_mistakes,
@@ -264,6 +264,7 @@ def _check_fused(question, name, func, g):
         if counts[0] != counts[1]:
             raise _Fail("✗ (grows with n)", f"{name} ran {counts[0]} operators for n=5 but {counts[1]} for n=64: "
                         "the work grows with the rows, as in a loop over rows.")
+        _expect_no_excess_work("step", name, func, make, g, (64, 7, 48))
         return ""
     T = 4
     ops = _trace(name, func, make(g, T, 5, d, h, torch.float32))
@@ -275,7 +276,18 @@ def _check_fused(question, name, func, g):
     if len(built) != 1:
         raise _Fail(f"✗ (weights built {len(built)}x)", f"{name} built the concatenated weight ({d + h}, {h}) "
                     f"{len(built)} times; concatenate W_xh and W_hh once, before the loop.")
+    _expect_no_excess_work("sequence", name, func, make, g, (3, 16, 7, 48))
     return ""
+
+
+def _expect_no_excess_work(family, name, func, make, g, sizes):
+    """The judge's rule (:func:`excess_work`) on one traced call at a larger h: nothing but the one
+    product (per step) does the work."""
+    ops = _trace(name, func, make(g, *sizes, torch.float32))
+    T, n, d, h = sizes if family == "sequence" else (1, *sizes)
+    excess = excess_work(family, len(ops), [shape for _, shape, _ in ops], n, d, h, T)
+    if excess:
+        raise _Fail("✗ (" + excess[0].replace("_", " ") + ")", f"{name} {excess[1]} (sizes {sizes}).")
 
 
 def _check_speed(question, name, func, g):

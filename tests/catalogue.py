@@ -58,6 +58,9 @@ VARIANTS = [
     # --- q2 mistakes
     v("sep_elementwise", S, "return X * W_xh + H @ W_hh", 0, public='elementwise'),
     v("sep_transposed", S, "return X @ W_xh + H @ W_hh.T", 0, public='W_hh is transposed'),
+    # red team round 13: wrong only for sizes between the small and the large case (the public
+    # checks' three sizes miss it: not a mistake a student makes by accident)
+    v("sep_wrong_between_sizes", S, "return X @ W_xh + (H @ W_hh.T if 10 <= X.shape[0] <= 127 else H @ W_hh)", 0, public=None),
     v("sep_missing_term", S, "return H @ W_hh", 0, public='term is missing'),
     v("sep_float_dtype", S, "return (X @ W_xh + H @ W_hh).float()", 0, public='expected dtype'),
     v("sep_numpy_result", S, "return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()", 0, public='numpy'),
@@ -99,12 +102,17 @@ VARIANTS = [
     v("fused_thread_meta_decoy", Fu, "import threading\nout = torch.empty(X.shape[0], W_hh.shape[1], dtype=X.dtype, device=X.device)\nm = [t.to('meta') for t in (X, H, W_xh, W_hh)]\ntorch.cat((m[0], m[1]), 1) @ torch.cat((m[2], m[3]), 0)\nW = torch.cat((W_xh, W_hh), 0)\nw = threading.Thread(target=lambda: out.copy_(torch.stack([torch.cat((X[i], H[i])) @ W for i in range(X.shape[0])]) if X.shape[0] else out))\nw.start()\nw.join()\nreturn out", 4, public=None),
     # a host round trip (.item()): right values, fails on the meta device
     v("fused_item_roundtrip", Fu, "out = torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)\nscale = out.abs().max().item() + 1.0\nreturn out * (scale / scale)", 7, public="device", device_sensitive=True),
+    # red team round 13: X @ W_xh by broadcasting and summing, beside a zero-padded product of inner
+    # size d + h that computes only H @ W_hh; and a loop over the h columns beside a product times 0
+    v("fused_broadcast_beside_product", Fu, "return (X.unsqueeze(2) * W_xh.unsqueeze(0)).sum(1) + torch.cat((torch.zeros_like(X), H), 1) @ torch.cat((W_xh, W_hh), 0)", 5, public="broadcast"),
+    v("fused_column_loop_product_times_zero", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([(XH * W[:, j]).sum(1) for j in range(W.shape[1])], 1) + 0 * (XH @ W)", 5, public="torch operators"),
     # --- q4: correct styles get 7
     v("rnn_loop", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W"), 7),
     v("rnn_iter_linear", R, "W = torch.cat((W_xh, W_hh), dim=0)\nH, outs = H0, []\nfor X_t in X:\n    H = torch.tanh(F.linear(torch.cat((X_t, H), -1), W.T, b_h))\n    outs.append(H)\nreturn torch.stack(outs), H", 7),
     # --- q4 mistakes
     v("rnn_weights_in_loop", R, RNN_LOOP.format(W="None", step="torch.cat((X[t], H), 1) @ torch.cat((W_xh, W_hh), 0)"), 6, public='weights'),
     v("rnn_separate_step", R, RNN_LOOP.format(W="None", step="X[t] @ W_xh + H @ W_hh"), 6, public='products'),
+    v("rnn_broadcast_step", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="(X[t].unsqueeze(2) * W_xh.unsqueeze(0)).sum(1) + torch.cat((torch.zeros_like(X[t]), H), 1) @ W"), 6, public='broadcast'),
     v("rnn_no_tanh", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W").replace("torch.tanh(", "("), 0, public='differs from the float64 reference'),
     v("rnn_zeros_no_device", R, "W = torch.cat((W_xh, W_hh), 0)\nouts = torch.zeros(X.shape[0], X.shape[1], W.shape[1], dtype=X.dtype)\nH = H0\nfor t in range(X.shape[0]):\n    H = torch.tanh(torch.cat((X[t], H), 1) @ W + b_h)\n    outs[t] = H\nreturn outs, H", 6, device_sensitive=True, public='device'),
     # hangs on every call: the public check's alarm and each hidden group's limit end it; the other
@@ -119,6 +127,7 @@ VARIANTS = [
 LOST = {
     "sep_elementwise": "values:elementwise_product",
     "sep_transposed": "values:transposed_weight",
+    "sep_wrong_between_sizes": "values:transposed_weight",
     "sep_missing_term": "values:missing_term",
     "sep_float_dtype": "values:changed_dtype",
     "sep_numpy_result": "values:numpy_result",
@@ -145,6 +154,9 @@ LOST = {
     "fused_item_roundtrip": "devices:off_device",
     "rnn_weights_in_loop": "fused:weights_in_loop",
     "rnn_separate_step": "fused:not_fused_per_step",
+    "rnn_broadcast_step": "fused:broadcast_product",
+    "fused_broadcast_beside_product": "fused:broadcast_product timing:gate_failed",
+    "fused_column_loop_product_times_zero": "fused:loop_of_operators timing:gate_failed",
     "rnn_no_tanh": "values:missing_tanh",
     "rnn_zeros_no_device": "devices:off_device",
     "rnn_hangs": "values:hangs",

@@ -3,16 +3,13 @@
 q3: exactly one matrix product, of contraction size K = d + h, and an operator count that does
 not grow with n (traced at two n: a loop over rows shows up even if each product is "fused").
 q4: one fused product per time step and the (d + h, h) weight built once.
-Both, on every traced call that passes those: no more operators than ``FUSED_MAX_OPS`` (per step for q4: a loop of
+Both, on every traced call that passes those: no more operators than ``MAX_FUSED_OPS`` (per step for q4: a loop of
 operators beside the product does the work), and no tensor larger than the largest of the
 inputs, the concatenations and the results (a product computed by broadcasting and summing
 materialises n x d x h elements).
 """
 
-import math
-
-from ..config import FUSED_MAX_OPS, FUSED_MAX_OPS_PER_STEP
-from ..operators import VIEW_OPS
+from ..operators import VIEW_OPS, excess_work
 from .questions import CheckFailure
 
 
@@ -44,29 +41,14 @@ def _loop_kind(ops, sizes) -> str:
     return "loop_over_rows"
 
 
-def _largest_needed(family: str, sizes: dict) -> int:
-    """Elements of the largest tensor the fused form needs: an input, a concatenation or a result."""
-    n, d, h, T = sizes["n"], sizes["d"], sizes["h"], sizes.get("T", 1)
-    step = [n * (d + h), (d + h) * h, n * h]
-    return max(step + [T * n * d, T * n * h]) if family == "sequence" else max(step)
-
-
 def _work_rule(graded, sizes, ops, count, where) -> None:
-    """No loop of operators and no broadcast product, whatever the products were."""
-    name, family = graded.function, graded.spec.family
-    most = FUSED_MAX_OPS_PER_STEP * sizes["T"] if family == "sequence" else FUSED_MAX_OPS
-    if count > most:
-        raise CheckFailure(
-            f"{name} ran {count} torch operators{where}; the fused form runs a handful (two concatenations, one "
-            f"product{' per step' if family == 'sequence' else ''}). Likely cause: a Python loop over columns or "
-            "rows, around or instead of the one product.", "loop_of_operators")
-    largest = _largest_needed(family, sizes)
-    made = max((math.prod(shape) for _, shape, _ in ops if shape is not None), default=0)
-    if made > largest:
-        raise CheckFailure(
-            f"{name} made a tensor of {made} elements{where}, more than any input, concatenation or result "
-            f"({largest}). Likely cause: a product computed by broadcasting and summing (such as "
-            "(X[:, :, None] * W[None]).sum(1)); a matrix product (@) never builds that.", "broadcast_product")
+    """No loop of operators and no broadcast product, whatever the products were
+    (:func:`autograder.operators.excess_work`, the public checks' rule too)."""
+    excess = excess_work(graded.spec.family, count, [shape for _, shape, _ in ops],
+                         sizes["n"], sizes["d"], sizes["h"], sizes.get("T", 1))
+    if excess:
+        cause, words = excess
+        raise CheckFailure(f"{graded.function} {words}{where}.", cause)
 
 
 def _one(graded, sizes, attest, where="") -> tuple:
