@@ -3,6 +3,12 @@
 Cells tagged ``otter_ignore`` are skipped, as Otter skips them. Otter's ``export`` and ``check``
 do nothing here: the submission is already exported, and public checks carry no points (the
 student ran them in their own kernel; running them again would only cost grading time).
+
+What works in Jupyter must not stop a cell here: ``%matplotlib inline`` (a plain IPython shell
+has no GUI loop and raised, skipping the rest of the cell: red team, round 14) selects the
+non-interactive backend, and shell escapes (``!pip ...``, ``%pip``, ``x = !ls``) are not run, on
+either path, with a note in the output: a grading machine has no network and no business
+installing anything, and a sandbox has no shell.
 """
 
 import os
@@ -24,11 +30,28 @@ def run(text: str, filename: str) -> dict:
     import otter
     otter.Notebook.export = lambda *args, **kwargs: None
     otter.Notebook.check = lambda *args, **kwargs: None
-    from IPython.core.interactiveshell import InteractiveShell
-    shell = InteractiveShell.instance()
+    shell = _shell()
     for source in cells:
         shell.run_cell(source, store_history=False, silent=False)
     return shell.user_ns
+
+
+def _shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.text import SList
+
+    class GradingShell(InteractiveShell):
+        def enable_gui(self, gui=None):  # no event loop to start: figures go to the Agg backend
+            pass
+
+        def system(self, cmd):
+            print(f"[the grader does not run shell commands: !{cmd}]")
+
+        def getoutput(self, cmd, split=True, depth=0):
+            self.system(cmd)
+            return SList() if split else ""
+
+    return GradingShell.instance()
 
 
 def prepare() -> None:
