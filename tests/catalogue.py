@@ -106,6 +106,8 @@ VARIANTS = [
     # size d + h that computes only H @ W_hh; and a loop over the h columns beside a product times 0
     v("fused_broadcast_beside_product", Fu, "return (X.unsqueeze(2) * W_xh.unsqueeze(0)).sum(1) + torch.cat((torch.zeros_like(X), H), 1) @ torch.cat((W_xh, W_hh), 0)", 5, public="broadcast"),
     v("fused_column_loop_product_times_zero", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([(XH * W[:, j]).sum(1) for j in range(W.shape[1])], 1) + 0 * (XH @ W)", 5, public="torch operators"),
+    # red team round 14: a 1x1 convolution does the work beside a product whose output is thrown away
+    v("fused_conv_product_discarded", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n_ = XH @ W\nreturn F.conv1d(XH.unsqueeze(-1), W.t().unsqueeze(-1)).squeeze(-1)", 5, public=None),
     # --- q4: correct styles get 7
     v("rnn_loop", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W"), 7),
     v("rnn_iter_linear", R, "W = torch.cat((W_xh, W_hh), dim=0)\nH, outs = H0, []\nfor X_t in X:\n    H = torch.tanh(F.linear(torch.cat((X_t, H), -1), W.T, b_h))\n    outs.append(H)\nreturn torch.stack(outs), H", 7),
@@ -157,6 +159,7 @@ LOST = {
     "rnn_broadcast_step": "fused:broadcast_product",
     "fused_broadcast_beside_product": "fused:broadcast_product timing:gate_failed",
     "fused_column_loop_product_times_zero": "fused:loop_of_operators timing:gate_failed",
+    "fused_conv_product_discarded": "fused:result_not_the_product timing:gate_failed",
     "rnn_no_tanh": "values:missing_tanh",
     "rnn_zeros_no_device": "devices:off_device",
     "rnn_hangs": "values:hangs",

@@ -9,8 +9,9 @@ Q3, Q4 = GRADED["q3_fused"], GRADED["q4_rnn_forward"]
 STEP = {"n": 9, "d": 3, "h": 4}
 
 
-def attest(*ops, count=None, outside=()):
-    return {"ops": [list(op) for op in ops], "op_count": len(ops) if count is None else count, "outside": list(outside)}
+def attest(*ops, count=None, outside=(), from_product=(True,)):
+    return {"ops": [list(op) for op in ops], "op_count": len(ops) if count is None else count, "outside": list(outside),
+            "from_product": list(from_product)}
 
 
 ONE = attest(("cat", [9, 7], None), ("cat", [7, 4], None), ("mm", [9, 4], 7))
@@ -67,3 +68,23 @@ def test_judge_every_names_the_call_that_broke_the_rule():
     with pytest.raises(CheckFailure, match="on a timed call"):
         fused.judge_every(Q3, calls)
     assert fused.judge_every(Q3, calls[:1]) == 1
+
+
+def test_a_result_the_product_did_not_compute_fails_after_the_other_rules():
+    """Red team, round 14: a convolution did the work, the product's output was thrown away."""
+    conv = attest(("cat", [9, 7], None), ("cat", [7, 4], None), ("mm", [9, 4], 7), ("convolution", [9, 4, 1], None),
+                  from_product=(False,))
+    with pytest.raises(CheckFailure, match="did not compute") as failure:
+        fused.judge_every(Q3, [(STEP, conv, "values")])
+    assert failure.value.cause == "result_not_the_product"
+    assert fused.judge_every(Q3, [(STEP, attest(*ONE["ops"], from_product=(None,)), "meta-device")]) == 1
+
+
+@pytest.mark.parametrize("ops, count, cause", [
+    ([("cat", [9, 7], None), ("cat", [7, 4], None), ("mm", [9, 4], 7)], 41, "loop_of_operators"),
+    ([("mul", [9, 3, 4], None), ("sum", [9, 4], None), ("mm", [9, 4], 7)], None, "broadcast_product"),
+])
+def test_work_beside_the_one_product_fails(ops, count, cause):
+    with pytest.raises(CheckFailure) as failure:
+        fused.judge_every(Q3, [(STEP, attest(*ops, count=count), "values")])
+    assert failure.value.cause == cause

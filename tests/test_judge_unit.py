@@ -245,7 +245,15 @@ def _rnn_broadcast_step(X, H0, W_xh, W_hh, b_h):
     return torch.stack(outs), H
 
 
+def _convolution_beside_a_discarded_product(X, W_xh, H, W_hh):
+    """Red team, round 14: a 1x1 convolution computes the answer; the one product is thrown away."""
+    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)
+    _ = XH @ W
+    return torch.nn.functional.conv1d(XH.unsqueeze(-1), W.t().unsqueeze(-1)).squeeze(-1)
+
+
 @pytest.mark.parametrize("question,func,cause", [
+    ("q3_fused", _convolution_beside_a_discarded_product, "result_not_the_product"),
     ("q3_fused", _broadcast_and_zero_padded, "broadcast_product"),
     ("q3_fused", _column_loop_beside_a_discarded_product, "loop_of_operators"),
     ("q4_rnn_forward", _rnn_broadcast_step, "broadcast_product"),

@@ -51,6 +51,21 @@ def _work_rule(graded, sizes, ops, count, where) -> None:
         raise CheckFailure(f"{graded.function} {words}{where}.", cause)
 
 
+def _result_is_the_product(graded, attest, where) -> None:
+    """The returned tensor holds the one product's output (or what only relabels, copies or scales
+    it by a number): the product did the work, not operators beside it (red team, round 14: a
+    1x1 convolution computed the answer while the product's output was thrown away)."""
+    made = attest.get("from_product")
+    if made is None:
+        raise CheckFailure("expected your notebook's process to say where the result came from; it did not. "
+                           "Likely cause: code that replaces the grader's reply code.", "protocol")
+    if made and made[0] is False:
+        raise CheckFailure(
+            f"{graded.function} returned a tensor that its one matrix product did not compute{where}: other "
+            "operators did the work (a convolution, an elementwise loop, a product whose output is thrown away "
+            "or multiplied by 0?). Return the product of the two concatenations itself.", "result_not_the_product")
+
+
 def _one(graded, sizes, attest, where="") -> tuple:
     """The product rule on one traced call: ``(ops, count)``, or raise with the likely cause."""
     name = graded.function
@@ -121,6 +136,10 @@ def judge(graded, traces) -> str:
 def judge_every(graded, traces) -> int:
     """The product rule on every traced call the judge made of this function (values, inputs,
     devices, timing: each is traced, so no call looks watched); returns how many were read."""
-    for sizes, attest, label in traces:
-        _one(graded, sizes, attest, f" (on a {label} call, {graded.describe(sizes)})")
+    calls = [(sizes, attest, f" (on a {label} call, {graded.describe(sizes)})") for sizes, attest, label in traces]
+    for sizes, attest, where in calls:
+        _one(graded, sizes, attest, where)
+    if graded.spec.family == "step":  # last: the rules above name a loop or a broadcast more precisely
+        for _, attest, where in calls:
+            _result_is_the_product(graded, attest, where)
     return len(traces)

@@ -76,6 +76,7 @@ class Attest(msgspec.Struct, forbid_unknown_fields=True):
     ops: Annotated[list[Op], msgspec.Meta(max_length=1000)] | None = None
     op_count: Annotated[int, msgspec.Meta(ge=0)] | None = None
     outside: Annotated[list[Index], msgspec.Meta(max_length=16)] | None = None
+    from_product: Annotated[list[bool | None], msgspec.Meta(max_length=16)] | None = None
 
 
 class CallReply(msgspec.Struct, forbid_unknown_fields=True):

@@ -108,7 +108,9 @@ def call(func, request: dict, blobs: list) -> tuple:
         attest["modified"] = [i for i, (a, (version, copy)) in enumerate(zip(args, before))
                               if running or a._version != version or not torch.equal(a, copy)]
     attest["ops"], attest["op_count"] = tracer.ops, tracer.count
-    attest["outside"] = tracer.outside(out if type(out) in (tuple, list) else [out])[:16]
+    returned = out if type(out) in (tuple, list) else [out]
+    attest["outside"] = tracer.outside(returned)[:16]
+    attest["from_product"] = tracer.from_products(returned)[:16]
     reply["attest"] = attest
     return reply, reply_blobs
 

@@ -63,6 +63,7 @@ class OpTrace(TorchDispatchMode):
         self.samples = {}  # storage -> (byte offsets, bytes) the last traced write left there
         self.coverage = {}  # storage -> elements derived writes covered, while not all of it is derived
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
+        self.products = set()  # storages that hold a matrix product's output (or what only relabels or copies it)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -89,10 +90,16 @@ class OpTrace(TorchDispatchMode):
         written += list(_tensors(kwargs.get("out")))
         if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
             written.append(args[0])
+        # a product's output, or an operator that reads nothing but products' outputs and scalars
+        # (a copy, a cast, a scaling by a number), leaves products' outputs; anything else does not
+        data = [t for t in read if t.numel() > 1]
+        made_by_product = contraction_size(name, args) is not None or (
+            bool(data) and all(_key(t) in self.products for t in data))
         for t in written:
             key = _key(t)
             if key is not None:
                 self._wrote(key, t, derived, key in tampered)
+                (self.products.add if made_by_product else self.products.discard)(key)
         on_device = any(t.device.type == self.device for t in _tensors(out)) or not list(_tensors(out))
         if on_device:
             self.count += 1
@@ -142,6 +149,13 @@ class OpTrace(TorchDispatchMode):
         """Indexes, in its storage, of the elements ``t`` views."""
         index = torch.arange(elements, device="cpu")
         return torch.as_strided(index, t.shape, t.stride(), t.storage_offset()).reshape(-1)
+
+    def from_products(self, results) -> list:
+        """Per returned tensor: whether its storage holds a matrix product's output (or what only
+        relabels, copies or scales it by a number), as the last traced write left it; ``None`` for
+        a result with no storage to follow (``meta``) or not a tensor."""
+        return [(_key(t) in self.products and self._intact(t)) if type(t) is torch.Tensor and _key(t) is not None
+                else None for t in results]
 
     def outside(self, results) -> list:
         """Indexes of the returned tensors whose data is not derived, or was changed after the last
