@@ -92,3 +92,28 @@ def test_the_output_is_one_line_per_check_with_its_points_and_explain_reads_it_b
     assert found["inputs"][1] == "fine inputs"
     assert explain.figures(found["timing"][1]) == [
         "timing: 2.10x the reference fused step by processor time (median of 5 rounds of 15 calls); limit 15.0x"]
+
+
+@pytest.mark.parametrize("timing_own", [(True, "1.9x", ""), (False, "15.6x", "too_slow")])
+def test_a_check_lost_with_an_earlier_gate_reads_gate_failed_whatever_it_measured(timing_own):
+    """q3's timing after fused: a loop near the timing limit (15.6x or 14.9x) loses timing with
+    fused either way, and its likely cause must not follow the measurement."""
+    from types import SimpleNamespace
+
+    from autograder.judge.grade import _cause_of_loss
+    passed, message, cause = timing_own
+    session = SimpleNamespace(outcomes={("q3_fused", "values"): (True, ""), ("q3_fused", "fused"): (False, "loop"),
+                                        ("q3_fused", "timing"): (passed, message)},
+                              causes={("q3_fused", "fused"): "loop_over_rows", ("q3_fused", "timing"): cause})
+    assert _cause_of_loss("q3_fused", "fused", session) == "loop_over_rows"
+    assert _cause_of_loss("q3_fused", "timing", session) == "gate_failed"
+    # fused passed on its own: timing's own cause stands, and fused is lost with the later timing
+    session.outcomes[("q3_fused", "fused")] = (True, "one product")
+    assert _cause_of_loss("q3_fused", "timing", session) == ("gate_failed" if passed else "too_slow")
+    if not passed:
+        assert _cause_of_loss("q3_fused", "fused", session) == "gate_failed"
+    # values failed: the groups behind them keep "values_failed"
+    session.outcomes[("q3_fused", "values")] = (False, "wrong")
+    session.causes[("q3_fused", "timing")] = "values_failed"
+    session.outcomes[("q3_fused", "timing")] = (False, "not run")
+    assert _cause_of_loss("q3_fused", "timing", session) == "values_failed"

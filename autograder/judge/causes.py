@@ -55,7 +55,7 @@ CAUSES = {
     "no_notebook": "no notebook the grader could read (not a notebook, an unreadable zip, a link)",
     # not the answer's fault
     "values_failed": "not run: it counts only once the values check passes",
-    "gate_failed": "passed, but counts only once the groups it depends on passed",
+    "gate_failed": "not counted: it counts only once the groups it depends on passed, and one of them failed",
     "grader_undecided": "the grader could not decide (graded again)",
     "machine_busy": "the machine was too busy to decide (graded again)",
     "grader_error": "the grader itself failed (graded again)",

@@ -160,6 +160,22 @@ def verdict(result) -> tuple:
     return mark, group, message
 
 
+def _cause_of_loss(question: str, group: str, session) -> str:
+    """The likely cause of a failed check, decided in the order the groups run: a check that lost
+    with a group before it in its gate (q3's timing after fused) reads ``gate_failed`` whether or
+    not it also failed on its own, so its cause follows that earlier, deterministic verdict and
+    never a measurement near its limit (a loop at 15.6x or 14.9x the reference loses timing with
+    fused either way)."""
+    q = spec.QUESTIONS[question]
+    outcome = lambda g: session.outcomes.get((question, g), (False,))[0]  # noqa: E731
+    own = session.causes.get((question, group))
+    earlier = q.groups[:q.groups.index(group)]
+    if outcome(group) or (own != "values_failed"
+                          and any(g in earlier and g != "values" and not outcome(g) for g in q.gate(group))):
+        return "gate_failed"
+    return own or "wrong_answer"
+
+
 def check_records(results: GradingResults, session) -> list:
     """One plain record per hidden check, as settled: ``{"question", "group", "points",
     "max_points", "status" ("passed", "failed" or "undecided"), "cause", "message"}``; ``cause`` is
@@ -177,8 +193,7 @@ def check_records(results: GradingResults, session) -> list:
             elif key in undecided:
                 status, cause = "undecided", session.causes.get(key) or "grader_undecided"
             else:
-                status = "failed"
-                cause = "gate_failed" if passed else (session.causes.get(key) or "wrong_answer")
+                status, cause = "failed", _cause_of_loss(question, group, session)
             points = result.test_case.points
             records.append({"question": question, "group": group, "points": points if result.passed else 0,
                             "max_points": points, "status": status, "cause": cause, "message": message})
