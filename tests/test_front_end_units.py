@@ -72,6 +72,12 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
     # red team round 12: the trace switched off through an import the review did not read
     ("from torch.utils._python_dispatch import _disable_current_modes", "recognises how it is called"),
     ("import torch.utils._python_dispatch as d", "recognises how it is called"),
+    # red team round 15: torch's internals reached through attrgetter of names spelled backwards
+    ("import operator as _op\n_r = lambda s: s[::-1]\n_hide = _op.attrgetter(_r('hctapsiDhcroTelbasiD_.C_'))(torch)",
+     "computed names"),
+    ("from operator import methodcaller\nf = methodcaller(name)", "computed names"),
+    ("m = 'kcats_edom_hctapsid_tnerruc_teg_.hctapsid_nohtyp_.slitu'", "recognises how it is called"),
+    ("f = operator.attrgetter('shape')", None),
     # honest magics stay unflagged
     ("%time y = X @ W_xh", None),
     ("%matplotlib inline\nimport torch", None),

@@ -115,6 +115,18 @@ def _base(node) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
+#: calls that look an attribute up by a name given as an argument: ``getattr(obj, name)``,
+#: ``operator.attrgetter(name)``, ``operator.methodcaller(name)`` (red team round 15 reached
+#: torch's internals through ``attrgetter`` of a reversed string)
+LOOKUPS = {"getattr": 1, "attrgetter": 0, "methodcaller": 0}
+
+
+def _computed_lookup(call: ast.Call) -> bool:
+    name = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+    at = LOOKUPS.get(name)
+    return at is not None and len(call.args) > at and not isinstance(call.args[at], ast.Constant)
+
+
 def code_flags(source: str) -> set:
     """Flags for one cell of code."""
     code, found = _strip_magics(source)
@@ -136,8 +148,7 @@ def code_flags(source: str) -> set:
             found.update(ATTRIBUTE_NAMES.get(a.name) or BARE_NAMES.get(a.name) for a in node.names)
         elif isinstance(node, ast.Name):
             found.add(BARE_NAMES.get(node.id))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
-              and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
+        elif isinstance(node, ast.Call) and _computed_lookup(node):
             found.add("looks up attributes by computed names")
         elif isinstance(node, ast.Attribute):
             found.add(ATTRIBUTE_NAMES.get(node.attr))
@@ -149,6 +160,7 @@ def code_flags(source: str) -> set:
                 found.add("replaces a library function")
         elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
             text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+            text += "\n" + text[::-1]  # a name spelled backwards is the same name (red team round 15)
             if PAYLOAD.search(text):
                 found.add("holds an encoded payload")
             if "autograder" in text:
