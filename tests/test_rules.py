@@ -102,3 +102,19 @@ def test_every_cause_code_of_the_rules_is_explained():
     reference = torch.zeros(2, 2, dtype=torch.float64)
     codes.add(rules.mismatch(reference + 1, reference, rules.tolerance("float64"))[1])
     assert codes <= set(causes.CAUSES), codes - set(causes.CAUSES)
+
+
+@pytest.mark.parametrize("n,h", [(1, 1), (1, 3), (4, 1), (5, 3)])
+def test_a_product_scaled_by_a_number_stays_the_product_at_every_size(n, h):
+    """The runner's trace follows the product's output through a scaling by a number, also when
+    the product has a single element (a drawn n = h = 1 once cost a correct q3 its fused points),
+    and a one-element tensor that is not a product never makes a sum count as one."""
+    X, W = torch.randn(n, 6), torch.randn(6, h)
+    with OpTrace("cpu", inputs=(X, W)) as trace:
+        out = X @ W
+        scale = out.abs().max().item() + 1.0
+        kept = out * (scale / scale)
+        other = X[:, :1].sum(1, keepdim=True).expand(n, h).contiguous()
+        mixed = other + 0 * out
+    assert trace.from_products([out, kept]) == [True, True]
+    assert trace.from_products([mixed]) == [n * h == 1]

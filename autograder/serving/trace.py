@@ -90,11 +90,13 @@ class OpTrace(TorchDispatchMode):
         written += list(_tensors(kwargs.get("out")))
         if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
             written.append(args[0])
-        # a product's output, or an operator that reads nothing but products' outputs and scalars
-        # (a copy, a cast, a scaling by a number), leaves products' outputs; anything else does not
-        data = [t for t in read if t.numel() > 1]
+        # a product's output, or an operator that reads a product's output and otherwise only other
+        # products' outputs and scalars (a copy, a cast, a scaling by a number), leaves products'
+        # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
+        # not as a scalar: its scaling by a number once lost the product (a false failure of fused)
         made_by_product = contraction_size(name, args) is not None or (
-            bool(data) and all(_key(t) in self.products for t in data))
+            any(_key(t) in self.products for t in read)
+            and all(_key(t) in self.products for t in read if t.numel() > 1))
         for t in written:
             key = _key(t)
             if key is not None:
