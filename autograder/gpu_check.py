@@ -88,14 +88,15 @@ def main(argv=None):
         print(json.dumps(result))
         return
     import torch
-    probe = f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}"
-    if torch.cuda.is_available():
+    cuda = torch.cuda.is_available()
+    probe = f"torch {torch.__version__}, CUDA available: {cuda}"
+    if cuda:
         probe += f", {torch.cuda.get_device_name(0)}"
     else:
         probe += ": a dry run on the CPU (one pass, without a GPU; CI runs it so the script cannot rot)"
     print(probe, flush=True)
     gpu = child(True, args.repeat)
-    cpu = child(False, args.repeat) if torch.cuda.is_available() else gpu
+    cpu = child(False, args.repeat) if cuda else gpu
     ok = True
     print(f"\n{'function':40s} {'group':8s} {'GPU':>5s} {'no GPU':>7s} {'expected':>9s}")
     for label, _, _, expected in cases():
@@ -112,7 +113,7 @@ def main(argv=None):
         passed = sum(p for p, _ in runs)
         shown = f"ratio {ratios[0]:.2f}-{ratios[-1]:.2f}, median {ratios[len(ratios) // 2]:.2f}" if ratios else ""
         print(f"timing on CUDA, {label}: passed {passed}/{len(runs)} {shown}")
-    agree = "agree with and without the GPU and match" if torch.cuda.is_available() else "match (dry run, one pass)"
+    agree = "agree with and without the GPU and match" if cuda else "match (dry run, one pass)"
     print(f"\nverdicts {agree} the expected ones" if ok else "\nDISAGREEMENT")
     sys.exit(0 if ok else 1)
 

@@ -34,12 +34,16 @@ class GraderError(Exception):
     """The grader itself failed on a check: the check is undecided (no points, graded again)."""
 
 
+def _failed_gate(outcomes: dict, question: str, group: str) -> list:
+    """The groups of ``group``'s gate that have no recorded pass."""
+    return [g for g in spec.QUESTIONS[question].gate(group) if not outcomes.get((question, g), (False,))[0]]
+
+
 def _decide(question: str, group: str, stand_ins) -> str:
     """Run one check group: its note, or raise (CheckFailure, RunnerFailure, WireError, anything)."""
     session = _session_of(stand_ins)
-    q = spec.QUESTIONS[question]
     session.start_group()
-    failed_gate = [g for g in q.gate(group) if not session.outcomes.get((question, g), (False,))[0]]
+    failed_gate = _failed_gate(session.outcomes, question, group)
     if "values" in failed_gate:
         raise CheckFailure(f"not run: the {group} check counts only once the values are right, and the values check "
                            "failed.", "values_failed")
@@ -126,7 +130,7 @@ def settle(tf, keys: dict, outcomes: dict) -> None:
                                                  "pays nothing"))
         if passed and not result.passed:  # the case failed outside its check: keep Otter's words
             passed, message = False, result.message
-        missing = [g for g in spec.QUESTIONS[question].gate(group) if not outcomes.get((question, g), (False,))[0]]
+        missing = _failed_gate(outcomes, question, group)
         if passed and missing:
             passed, message = False, (f"{message}; but this check counts only once {' and '.join(missing)} "
                                       f"passed too, and {' and '.join(missing)} failed")
@@ -166,12 +170,11 @@ def _cause_of_loss(question: str, group: str, session) -> str:
     not it also failed on its own, so its cause follows that earlier, deterministic verdict and
     never a measurement near its limit (a loop at 15.6x or 14.9x the reference loses timing with
     fused either way)."""
-    q = spec.QUESTIONS[question]
-    outcome = lambda g: session.outcomes.get((question, g), (False,))[0]  # noqa: E731
+    groups = spec.QUESTIONS[question].groups
     own = session.causes.get((question, group))
-    earlier = q.groups[:q.groups.index(group)]
-    if outcome(group) or (own != "values_failed"
-                          and any(g in earlier and g != "values" and not outcome(g) for g in q.gate(group))):
+    earlier = [g for g in _failed_gate(session.outcomes, question, group)
+               if g != "values" and groups.index(g) < groups.index(group)]
+    if session.outcomes.get((question, group), (False,))[0] or (earlier and own != "values_failed"):
         return "gate_failed"
     return own or "wrong_answer"
 
