@@ -8,6 +8,7 @@ holds the environment; here the runner user must reach it the same way); ``/etc/
 shim on PATH activates this repository's virtual environment in place of Otter's.
 """
 
+import fcntl
 import json
 import os
 import random
@@ -21,6 +22,12 @@ from pathlib import Path
 from ..paths import REPO, ZIP
 
 USER = "rnn-runner"
+
+#: one Gradescope layout at a time on this machine: every layout's runner runs as :data:`USER`, and
+#: the judge freezes and kills its runner with ``kill(-1)`` as that user, which reaches every
+#: process of the user, a second layout's runner included (on Gradescope each container grades one
+#: submission; here parallel test workers or benchmarks would stop each other's runners)
+LOCK = Path("/tmp/rnn-hidden-state-gradescope-layout.lock")
 
 
 def available() -> bool:
@@ -87,8 +94,10 @@ def run(folder: Path, submission: Path, timeout: float = 600) -> tuple:
     ag = layout(folder, submission)
     script = ("bash /autograder/source/files/autograder/judge/setup_runner.sh && "
               "bash /autograder/run_autograder")
-    t0 = time.monotonic()
-    done = subprocess.run(command(folder, ag, script), capture_output=True, text=True, timeout=timeout)
-    seconds = time.monotonic() - t0
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        t0 = time.monotonic()
+        done = subprocess.run(command(folder, ag, script), capture_output=True, text=True, timeout=timeout)
+        seconds = time.monotonic() - t0
     results = json.loads((ag / "results" / "results.json").read_text())
     return results, seconds, done
