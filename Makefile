@@ -9,7 +9,7 @@ SOURCES := solutions/rnn_hidden_state.ipynb autograder/requirements.txt autograd
 	autograder/operators.py autograder/config.py autograder/spec.py autograder/wire.py autograder/receipt.py autograder/hidden_tests.py \
 	$(wildcard autograder/judge/*) $(wildcard autograder/runner/*.py) $(wildcard autograder/serving/*.py)
 
-.PHONY: help venv dist grade test test-fast lint bench bench-timing bench-repeat fuzz gpu-check clean
+.PHONY: help venv dist grade test test-fast lint bench bench-timing bench-repeat bench-trace fuzz gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -49,6 +49,9 @@ bench-timing: $(PY)  ## false-failure and detection rates of the timing threshol
 
 bench-repeat: $(ZIP)  ## the examples and timing variants graded 3x idle and 3x beside a build-like load: same scores
 	$(PY) -m autograder.bench.repeatability
+
+bench-trace: $(PY)  ## what the runner's operator trace costs honest q2 styles, per call and per values group
+	$(PY) -m autograder.bench.trace_cost
 
 fuzz: $(PY)  ## long property-based run: generated runner replies never earn a point (3000 examples)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fail_closed.py

@@ -442,3 +442,59 @@ def test_only_a_real_torch_size_tuple_or_list_counts_as_a_shape():
             return len(self.v)
     assert describe_value(Size(3, 5))["kind"] == "other"
     assert describe_value(torch.Size([3, 5]))["kind"] == describe_value((3, 5))["kind"] == "ints"
+
+
+def _traced_result(func, n=6, d=3, h=4):
+    """Whether the trace counts ``func``'s result as computed by torch from its inputs."""
+    from autograder.serving.trace import OpTrace
+    inputs = (torch.randn(n, d), torch.randn(d, h), torch.randn(n, h), torch.randn(h, h))
+    with OpTrace("cpu", inputs) as trace:
+        result = func(*inputs)
+    return not trace.outside([result])
+
+
+def _fill(order):
+    """A buffer from ``empty`` filled by derived writes into the views ``order(out)`` yields."""
+    def fill(X, W_xh, H, W_hh):
+        full = X @ W_xh + H @ W_hh
+        out = torch.empty_like(full)
+        for index in order(out):
+            out[index] = full[index]
+        return out
+    return fill
+
+
+@pytest.mark.parametrize("order, counted", [
+    (lambda out: range(out.shape[0]), True),  # rows
+    (lambda out: [(slice(None), j) for j in range(out.shape[1])], True),  # columns
+    (lambda out: [(slice(None, None, 2),), (slice(1, None, 2),)], True),  # even rows, then odd ones
+    (lambda out: [(i, j) for i in range(out.shape[0]) for j in range(out.shape[1]) if (i, j) != (2, 1)], False),
+    (lambda out: list(range(out.shape[0] - 1)) * 3, False),  # a row left out, the others written thrice
+])
+def test_a_buffer_counts_as_computed_exactly_when_derived_writes_covered_all_of_it(order, counted):
+    assert _traced_result(_fill(order)) is counted
+
+
+def test_a_foreign_row_written_into_a_computed_buffer_uncovers_just_that_row():
+    def foreign_row_then_rewrite(rewrite):
+        def func(X, W_xh, H, W_hh):
+            out = X @ W_xh + H @ W_hh
+            out[1] = torch.from_numpy(out[1].numpy() * 2)  # data from outside torch
+            if rewrite:
+                out[1] = (X @ W_xh + H @ W_hh)[1]
+            return out
+        return func
+    assert not _traced_result(foreign_row_then_rewrite(False))
+    assert _traced_result(foreign_row_then_rewrite(True))
+
+
+def test_coverage_counts_a_view_that_holds_an_element_twice_by_recounting():
+    from autograder.serving.trace import OpTrace, _distinct
+    storage = torch.empty(6)
+    assert _distinct(storage.view(2, 3)) and _distinct(storage.view(2, 3).t()) and _distinct(storage[::2])
+    assert not _distinct(storage[:3].expand(2, 3)) and not _distinct(storage.as_strided((2, 3), (2, 1)))
+    trace = OpTrace()
+    key = storage.untyped_storage().data_ptr()
+    assert trace._cover(key, storage.as_strided((2, 3), (2, 1)), 6, True) == 1  # elements 0-4: 5 of 6
+    assert trace._cover(key, storage[:3].expand(2, 3), 6, False) == 4  # 0-2 uncovered again
+    assert trace._cover(key, storage.view(2, 3)[:, :1], 6, True) == 3  # 0 and 3 (3 already)

@@ -39,16 +39,33 @@ SAMPLED_BYTES = 256
 OVERWRITES = {"copy_", "fill_", "zero_", "normal_", "uniform_", "random_"}
 
 
-def _tensors(value):
+def _tensors(value) -> list:
+    """The tensors in ``value`` (a tensor, or tuples and lists of them at any depth), in order."""
     if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
+        return [value]
+    found = []
+    if isinstance(value, (tuple, list)):
         for v in value:
-            yield from _tensors(v)
+            if isinstance(v, torch.Tensor):
+                found.append(v)
+            elif isinstance(v, (tuple, list)):
+                found += _tensors(v)
+    return found
 
 
 def _key(t):
-    return t.untyped_storage().data_ptr() if t.device.type != "meta" else None
+    return None if t.is_meta else t.untyped_storage().data_ptr()
+
+
+def _distinct(t) -> bool:
+    """Whether no two elements of the view ``t`` share memory, from its sizes and strides alone:
+    taken by increasing stride, each dimension must step past all that the smaller ones span."""
+    span = 0  # the largest offset the dimensions taken so far reach
+    for stride, size in sorted((st, sz) for sz, st in zip(t.shape, t.stride()) if sz > 1):
+        if stride <= span:
+            return False
+        span += stride * (size - 1)
+    return True
 
 
 class OpTrace(TorchDispatchMode):
@@ -61,40 +78,42 @@ class OpTrace(TorchDispatchMode):
         self.ops, self.count = [], 0
         self.derived = {_key(t) for t in inputs} - {None}
         self.samples = {}  # storage -> (byte offsets, bytes) the last traced write left there
-        self.coverage = {}  # storage -> elements derived writes covered, while not all of it is derived
+        # storage -> [its elements covered by derived writes, how many are not], while not all of it is derived
+        self.coverage = {}
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
         self.products = set()  # storages that hold a matrix product's output (or what only relabels or copies it)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = func.overloadpacket.__name__
-        read = [t for t in _tensors(list(args[1:] if name in OVERWRITES else args)
-                                    + [v for k, v in kwargs.items() if k != "out"])]
+        arg_tensors = _tensors(args)
+        read = ((_tensors(args[1:]) if name in OVERWRITES else arg_tensors)
+                + _tensors([v for k, v in kwargs.items() if k != "out"]))
         reads_derived = all(self._intact(t) for t in read)  # before the operator changes anything
-        targets = list(_tensors(kwargs.get("out")))
-        if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
+        targets = _tensors(kwargs.get("out"))
+        in_place = name.endswith("_")
+        if in_place and args and isinstance(args[0], torch.Tensor):
             targets.append(args[0])
         # derived memory changed behind torch's back since its last traced write: a partial write
         # into it must not make the foreign bytes count as derived (an empty write once did)
-        tampered = {_key(t) for t in targets if _key(t) in self.derived and not self._intact(t)}
+        tampered = {key for t in targets if (key := _key(t)) in self.derived and not self._intact(t)}
         out = func(*args, **kwargs)
+        out_tensors = _tensors(out)
         if name in ALLOCATIONS:
             derived = False
         elif name in LIFTS:
-            derived = all(t.numel() <= 1 for t in _tensors(out))
+            derived = all(t.numel() <= 1 for t in out_tensors)
         else:
             derived = reads_derived
-        inputs = {_key(t) for t in _tensors(list(args))}
-        written = [t for t in _tensors(out)  # a view writes nothing; a lift wraps data it did not make
-                   if name.endswith("_") or name in LIFTS or _key(t) not in inputs]
-        written += list(_tensors(kwargs.get("out")))
-        if name.endswith("_") and args and isinstance(args[0], torch.Tensor):
-            written.append(args[0])
+        inputs = {_key(t) for t in arg_tensors}
+        written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
+                   if in_place or name in LIFTS or _key(t) not in inputs] + targets
         # a product's output, or an operator that reads a product's output and otherwise only other
         # products' outputs and scalars (a copy, a cast, a scaling by a number), leaves products'
         # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
         # not as a scalar: its scaling by a number once lost the product (a false failure of fused)
-        made_by_product = contraction_size(name, args) is not None or (
+        k = contraction_size(name, args)
+        made_by_product = k is not None or (
             any(_key(t) in self.products for t in read)
             and all(_key(t) in self.products for t in read if t.numel() > 1))
         for t in written:
@@ -102,11 +121,9 @@ class OpTrace(TorchDispatchMode):
             if key is not None:
                 self._wrote(key, t, derived, key in tampered)
                 (self.products.add if made_by_product else self.products.discard)(key)
-        on_device = any(t.device.type == self.device for t in _tensors(out)) or not list(_tensors(out))
-        if on_device:
+        if not out_tensors or any(t.device.type == self.device for t in out_tensors):  # on the call's device
             self.count += 1
             if len(self.ops) < MAX_OPS:
-                k = contraction_size(name, args)
                 shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
                 self.ops.append([name, shape, k])
         return out
@@ -126,31 +143,35 @@ class OpTrace(TorchDispatchMode):
                 self.derived.discard(key)
                 self.coverage.pop(key, None)
             if derived and key not in self.derived:
-                cov = self._coverage(key, elements)
-                cov[self._covered(t, elements)] = True
-                if bool(cov.all()):
+                if not self._cover(key, t, elements, True):
                     self.derived.add(key)
                     self.coverage.pop(key, None)
             elif not derived:
                 if key in self.derived:  # the rest of it stays derived
                     self.derived.discard(key)
-                    self.coverage[key] = torch.ones(elements, dtype=torch.bool)
-                self._coverage(key, elements)[self._covered(t, elements)] = False
+                    self.coverage[key] = [torch.ones(elements, dtype=torch.bool), 0]
+                self._cover(key, t, elements, False)
         if key in self.derived:  # a sample of what the operator left there, to catch writes that bypass torch
             self.samples[key] = self._sample(t)
 
-    def _coverage(self, key, elements: int):
-        """The storage's elements covered by derived writes so far (all False for a new storage)."""
-        cov = self.coverage.get(key)
-        if cov is None or cov.numel() != elements:
-            cov = self.coverage[key] = torch.zeros(elements, dtype=torch.bool)
-        return cov
-
-    @staticmethod
-    def _covered(t, elements: int):
-        """Indexes, in its storage, of the elements ``t`` views."""
-        index = torch.arange(elements, device="cpu")
-        return torch.as_strided(index, t.shape, t.stride(), t.storage_offset()).reshape(-1)
+    def _cover(self, key, t, elements: int, value: bool) -> int:
+        """Mark the elements of its storage that ``t`` views as covered by a derived write or not;
+        returns how many of the storage's elements derived writes have not covered. The cost is
+        that of ``t``'s own elements, so a buffer filled row by row costs what its rows do; a view
+        that may cover an element twice (stride 0) is counted afresh over the whole storage."""
+        entry = self.coverage.get(key)
+        if entry is None or entry[0].numel() != elements:  # a new storage: nothing covered yet
+            entry = self.coverage[key] = [torch.zeros(elements, dtype=torch.bool), elements]
+        cov = entry[0]
+        view = cov.as_strided(t.shape, t.stride(), t.storage_offset())
+        if _distinct(view):
+            already = int(view.sum())
+            view.fill_(value)
+            entry[1] += already if not value else already - view.numel()
+        else:
+            view.fill_(value)
+            entry[1] = elements - int(cov.sum())
+        return entry[1]
 
     def from_products(self, results) -> list:
         """Per returned tensor: whether its storage holds a matrix product's output (or what only
@@ -170,14 +191,16 @@ class OpTrace(TorchDispatchMode):
         return torch.empty(0, dtype=torch.uint8, device=t.device).set_(t.untyped_storage())
 
     def _sample(self, t) -> tuple:
-        """``SAMPLED_BYTES`` bytes of ``t``'s storage at random offsets (drawn afresh at every write):
-        constant cost whatever the size, and a write behind torch's back that changes more than a
-        few bytes shows."""
+        """``SAMPLED_BYTES`` bytes of ``t``'s storage at random offsets (drawn afresh at every write),
+        or all of a storage no larger than that: constant cost whatever the size, and a write behind
+        torch's back that changes more than a few bytes shows."""
         raw = self._bytes(t)
         if not raw.numel():
             return None
+        if raw.numel() <= SAMPLED_BYTES:
+            return None, raw.clone(), raw.numel()
         where = torch.randint(raw.numel(), (SAMPLED_BYTES,), generator=self.generator).to(raw.device)
-        return where, raw[where].clone()
+        return where, torch.take(raw, where), raw.numel()
 
     def _intact(self, t) -> bool:
         """``t``'s storage holds derived data, as the last traced write left it."""
@@ -189,6 +212,8 @@ class OpTrace(TorchDispatchMode):
         sample = self.samples.get(key)
         if sample is None:  # an input, or empty
             return True
-        where, was = sample
+        where, was, nbytes = sample
+        if t.untyped_storage().nbytes() != nbytes:  # resized behind torch's back
+            return False
         raw = self._bytes(t)
-        return bool(int(where.max()) < raw.numel() and torch.equal(raw[where], was))
+        return torch.equal(raw if where is None else torch.take(raw, where), was)
