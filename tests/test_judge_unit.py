@@ -498,3 +498,55 @@ def test_coverage_counts_a_view_that_holds_an_element_twice_by_recounting():
     assert trace._cover(key, storage.as_strided((2, 3), (2, 1)), 6, True) == 1  # elements 0-4: 5 of 6
     assert trace._cover(key, storage[:3].expand(2, 3), 6, False) == 4  # 0-2 uncovered again
     assert trace._cover(key, storage.view(2, 3)[:, :1], 6, True) == 3  # 0 and 3 (3 already)
+
+
+def _numpy_answer(X, W_xh, H, W_hh):
+    return X.numpy() @ W_xh.numpy() + H.numpy() @ W_hh.numpy()
+
+
+def _rewritten_before_the_last_row(X, W_xh, H, W_hh):  # red team, round 16
+    buf = torch.empty(X.shape[0], W_xh.shape[1])
+    buf[1:] = 0.0
+    buf.numpy()[:] = _numpy_answer(X, W_xh, H, W_hh) + 1  # never what torch computes
+    buf[0] = X[0] @ W_xh + H[0] @ W_hh  # the write that completes the coverage
+    return buf
+
+
+def _odd_tail_storage(X, W_xh, H, W_hh):  # red team, round 16
+    n, h = X.shape[0], W_xh.shape[1]
+    buf = torch.empty(4 * n * h + 1, dtype=torch.uint8)[:4 * n * h].view(torch.float32).view(n, h)
+    buf.numpy()[:] = _numpy_answer(X, W_xh, H, W_hh)
+    buf[0, :1] = X[0, :1] * 0 + float(buf.numpy()[0, 0])
+    return buf
+
+
+def _from_file(X, W_xh, H, W_hh):  # red team, round 16
+    import tempfile
+    path = tempfile.mktemp()
+    _numpy_answer(X, W_xh, H, W_hh).tofile(path)
+    return torch.from_file(path, size=X.shape[0] * W_xh.shape[1], dtype=torch.float32).view(X.shape[0], -1)
+
+
+def _uninitialised(allocate):
+    def func(X, W_xh, H, W_hh):
+        return allocate(X, W_xh, H, W_hh)
+    return func
+
+
+@pytest.mark.parametrize("func", [
+    _rewritten_before_the_last_row, _odd_tail_storage, _from_file,
+    _uninitialised(lambda X, W_xh, H, W_hh: torch.empty_permuted((X.shape[0], W_xh.shape[1]), (0, 1))),
+    _uninitialised(lambda X, W_xh, H, W_hh: (X[0, :1] * 1).resize_as_(H)),
+])
+def test_bytes_from_outside_torch_never_count_as_computed(func):
+    assert not _traced_result(func)
+
+
+def test_a_row_written_then_added_to_counts_as_computed():
+    def rows_then_add(X, W_xh, H, W_hh):
+        out = torch.empty(X.shape[0], W_xh.shape[1])
+        for i in range(X.shape[0]):
+            out[i] = X[i] @ W_xh
+            out[i] += H[i] @ W_hh
+        return out
+    assert _traced_result(rows_then_add)

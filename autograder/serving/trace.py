@@ -24,13 +24,14 @@ import os
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..operators import contraction_size
+from ..operators import VIEW_OPS, contraction_size
 
 #: operators recorded at most; a longer trace says so
 MAX_OPS = 1000
 
 #: operators that hand out memory without computing anything in it
-ALLOCATIONS = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "resize_", "set_"}
+ALLOCATIONS = {"empty", "empty_like", "empty_strided", "empty_permuted", "new_empty", "new_empty_strided",
+               "resize_", "resize_as_", "_resize_output_", "set_", "from_file"}
 #: operators that wrap data made outside torch; derived only for a single number (a constant)
 LIFTS = {"lift", "lift_fresh", "lift_fresh_copy"}
 #: bytes of a storage sampled at every traced write and compared at every read and at the end
@@ -89,25 +90,30 @@ class OpTrace(TorchDispatchMode):
         arg_tensors = _tensors(args)
         read = ((_tensors(args[1:]) if name in OVERWRITES else arg_tensors)
                 + _tensors([v for k, v in kwargs.items() if k != "out"]))
-        reads_derived = all(self._intact(t) for t in read)  # before the operator changes anything
+        # before the operator changes anything; a view's, only if it copied after all (reshape)
+        relabels = name in VIEW_OPS
+        reads_derived = None if relabels else all(self._intact(t) for t in read)
         targets = _tensors(kwargs.get("out"))
         in_place = name.endswith("_")
         if in_place and args and isinstance(args[0], torch.Tensor):
             targets.append(args[0])
         # derived memory changed behind torch's back since its last traced write: a partial write
         # into it must not make the foreign bytes count as derived (an empty write once did)
-        tampered = {key for t in targets if (key := _key(t)) in self.derived and not self._intact(t)}
+        tampered = {key for t in targets if ((key := _key(t)) in self.derived or key in self.coverage)
+                    and not self._unchanged(key, t)}
         out = func(*args, **kwargs)
         out_tensors = _tensors(out)
+        inputs = {_key(t) for t in arg_tensors}
+        written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
+                   if in_place or name in LIFTS or _key(t) not in inputs] + targets
         if name in ALLOCATIONS:
             derived = False
         elif name in LIFTS:
             derived = all(t.numel() <= 1 for t in out_tensors)
+        elif relabels:
+            derived = bool(written) and all(self._intact(t) for t in read)
         else:
             derived = reads_derived
-        inputs = {_key(t) for t in arg_tensors}
-        written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
-                   if in_place or name in LIFTS or _key(t) not in inputs] + targets
         # a product's output, or an operator that reads a product's output and otherwise only other
         # products' outputs and scalars (a copy, a cast, a scaling by a number), leaves products'
         # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
@@ -135,7 +141,7 @@ class OpTrace(TorchDispatchMode):
         empty or partial write into memory that holds data from elsewhere."""
         nbytes, size = t.untyped_storage().nbytes(), t.element_size()
         elements = nbytes // size
-        if (t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0) or nbytes % size:
+        if t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0:
             (self.derived.add if derived else self.derived.discard)(key)  # the whole storage
             self.coverage.pop(key, None)
         else:
@@ -143,7 +149,7 @@ class OpTrace(TorchDispatchMode):
                 self.derived.discard(key)
                 self.coverage.pop(key, None)
             if derived and key not in self.derived:
-                if not self._cover(key, t, elements, True):
+                if not self._cover(key, t, elements, True) and not nbytes % size:  # bytes past the last element: never covered
                     self.derived.add(key)
                     self.coverage.pop(key, None)
             elif not derived:
@@ -151,8 +157,8 @@ class OpTrace(TorchDispatchMode):
                     self.derived.discard(key)
                     self.coverage[key] = [torch.ones(elements, dtype=torch.bool), 0]
                 self._cover(key, t, elements, False)
-        if key in self.derived:  # a sample of what the operator left there, to catch writes that bypass torch
-            self.samples[key] = self._sample(t)
+        if key in self.derived or key in self.coverage:  # a sample of what the operator left there, to catch
+            self.samples[key] = self._sample(t)              # writes that bypass torch (partly covered ones too)
 
     def _cover(self, key, t, elements: int, value: bool) -> int:
         """Mark the elements of its storage that ``t`` views as covered by a derived write or not;
@@ -202,13 +208,8 @@ class OpTrace(TorchDispatchMode):
         where = torch.randint(raw.numel(), (SAMPLED_BYTES,), generator=self.generator).to(raw.device)
         return where, torch.take(raw, where), raw.numel()
 
-    def _intact(self, t) -> bool:
-        """``t``'s storage holds derived data, as the last traced write left it."""
-        key = _key(t)
-        if key is None:
-            return True
-        if key not in self.derived:
-            return False
+    def _unchanged(self, key, t) -> bool:
+        """``t``'s storage holds, where sampled, what the last traced write left there."""
         sample = self.samples.get(key)
         if sample is None:  # an input, or empty
             return True
@@ -217,3 +218,18 @@ class OpTrace(TorchDispatchMode):
             return False
         raw = self._bytes(t)
         return torch.equal(raw if where is None else torch.take(raw, where), was)
+
+    def _intact(self, t) -> bool:
+        """``t`` views derived data, as the last traced write left it: a derived storage, or the
+        covered part of one that derived writes are filling (a row written, then added to)."""
+        key = _key(t)
+        if key is None:
+            return True
+        if key not in self.derived:
+            entry = self.coverage.get(key)
+            size = t.element_size()
+            if entry is None or entry[0].numel() != t.untyped_storage().nbytes() // size:
+                return False
+            if not bool(entry[0].as_strided(t.shape, t.stride(), t.storage_offset()).all()):
+                return False
+        return self._unchanged(key, t)
