@@ -550,3 +550,30 @@ def test_a_row_written_then_added_to_counts_as_computed():
             out[i] += H[i] @ W_hh
         return out
     assert _traced_result(rows_then_add)
+
+
+def _answer_through_an_input(X, W_xh, H, W_hh):  # red team, round 17
+    saved = H.numpy().copy()
+    H.numpy()[:] = X.numpy() @ W_xh.numpy() + saved @ W_hh.numpy()
+    result = H.clone()
+    H.numpy()[:] = saved  # the input is as it was
+    return result
+
+
+def _answer_through_a_generator(X, W_xh, H, W_hh):  # red team, round 17 (a generator's state set from outside)
+    generator = torch.Generator().manual_seed(0)
+    generator.set_state(torch.from_numpy(generator.get_state().numpy().copy()))
+    return torch.randint(0, 2, (X.shape[0], W_xh.shape[1]), generator=generator).float()
+
+
+def _set_onto_rewritten_memory(X, W_xh, H, W_hh):  # red team, round 17
+    A = torch.zeros(*H.shape)
+    A.numpy()[:] = _numpy_answer(X, W_xh, H, W_hh)
+    B = torch.empty(0).set_(A.untyped_storage(), 0, (1,), (1,))
+    B[0] = X[0] @ W_xh[:, 0] + H[0] @ W_hh[:, 0]
+    return A
+
+
+@pytest.mark.parametrize("func", [_answer_through_an_input, _answer_through_a_generator, _set_onto_rewritten_memory])
+def test_data_smuggled_through_inputs_generators_or_set_never_counts_as_computed(func):
+    assert not _traced_result(func)

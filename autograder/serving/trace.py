@@ -58,6 +58,11 @@ def _key(t):
     return None if t.is_meta else t.untyped_storage().data_ptr()
 
 
+def _draws(func) -> bool:
+    """Whether the operator draws random numbers (takes a generator)."""
+    return any(argument.name == "generator" for argument in func._schema.arguments)
+
+
 def _distinct(t) -> bool:
     """Whether no two elements of the view ``t`` share memory, from its sizes and strides alone:
     taken by increasing stride, each dimension must step past all that the smaller ones span."""
@@ -83,6 +88,9 @@ class OpTrace(TorchDispatchMode):
         self.coverage = {}
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
         self.products = set()  # storages that hold a matrix product's output (or what only relabels or copies it)
+        for t in inputs:  # an input rewritten behind torch's back, and read, then restored, still shows
+            if isinstance(t, torch.Tensor) and _key(t) is not None:
+                self.samples[_key(t)] = self._sample(t)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -107,6 +115,11 @@ class OpTrace(TorchDispatchMode):
         written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
                    if in_place or name in LIFTS or _key(t) not in inputs] + targets
         if name in ALLOCATIONS:
+            derived = False
+            # what it hands out may be memory changed behind torch's back (set_ onto such a storage)
+            tampered |= {key for t in written if ((key := _key(t)) in self.derived or key in self.coverage)
+                         and not self._unchanged(key, t)}
+        elif _draws(func):  # a generator's state can be set to anything from outside torch
             derived = False
         elif name in LIFTS:
             derived = all(t.numel() <= 1 for t in out_tensors)
