@@ -78,6 +78,10 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
     ("from operator import methodcaller\nf = methodcaller(name)", "computed names"),
     ("m = 'kcats_edom_hctapsid_tnerruc_teg_.hctapsid_nohtyp_.slitu'", "recognises how it is called"),
     ("f = operator.attrgetter('shape')", None),
+    # red team round 18: numpy inside a kernel registered for aten::mm, behind an honest-looking trace
+    ("lib = torch.library.Library('aten', 'IMPL')\nlib.impl('mm', lambda a, b: a, 'CPU')", "kernels of its own"),
+    ("from torch.library import custom_op", "kernels of its own"),
+    ("from torch.utils.cpp_extension import load_inline", "kernels of its own"),
     # honest magics stay unflagged
     ("%time y = X @ W_xh", None),
     ("%matplotlib inline\nimport torch", None),

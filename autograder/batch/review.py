@@ -53,6 +53,7 @@ BARE_NAMES = {
 }
 
 _WATCH = "recognises how it is called (PyTorch's dispatch modes)"
+_KERNELS = "registers kernels of its own for torch operators (torch.library), which the operator trace does not see into"
 _FRAMES, _PAYLOAD, _GRADER, _PROCESSES = ("inspects frames or the heap", "decodes an encoded payload",
                                           "touches the grader's runner or judge", "starts processes")
 #: an attribute (or a name imported from a module) used anywhere -> flag
@@ -73,6 +74,9 @@ ATTRIBUTE_NAMES = {
     "_DisableTorchDispatch": _WATCH, "_DisableTorchFunction": _WATCH, "_DisableTorchFunctionSubclass": _WATCH,
     "no_dispatch": _WATCH, "_disable_current_modes": _WATCH, "_pop_mode": _WATCH, "_push_mode": _WATCH,
     "_pop_mode_temporarily": _WATCH, "_set_torch_function_mode": _WATCH, "_ExcludeDispatchKeyGuard": _WATCH, "_C": "reaches into torch's C internals (torch._C)",
+    # red team round 18: a kernel of its own for a torch operator runs outside the operator trace
+    "library": _KERNELS, "Library": _KERNELS, "custom_op": _KERNELS, "cpp_extension": _KERNELS,
+    "load_inline": _KERNELS, "register_kernel": _KERNELS, "register_fake": _KERNELS,
 }
 
 #: (base name, attribute) used anywhere -> flag
