@@ -58,9 +58,15 @@ def _key(t):
     return None if t.is_meta else t.untyped_storage().data_ptr()
 
 
+_DRAWS = {}
+
+
 def _draws(func) -> bool:
-    """Whether the operator draws random numbers (takes a generator)."""
-    return any(argument.name == "generator" for argument in func._schema.arguments)
+    """Whether the operator draws random numbers (takes a generator); read once per operator."""
+    draws = _DRAWS.get(func)
+    if draws is None:
+        draws = _DRAWS[func] = any(argument.name == "generator" for argument in func._schema.arguments)
+    return draws
 
 
 def _distinct(t) -> bool:
@@ -83,14 +89,14 @@ class OpTrace(TorchDispatchMode):
         self.device = device
         self.ops, self.count = [], 0
         self.derived = {_key(t) for t in inputs} - {None}
-        self.samples = {}  # storage -> (byte offsets, bytes) the last traced write left there
+        self.samples = {}  # storage -> (byte offsets or None for all, bytes, storage size) the last traced write left
         # storage -> [its elements covered by derived writes, how many are not], while not all of it is derived
         self.coverage = {}
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
         self.products = set()  # storages that hold a matrix product's output (or what only relabels or copies it)
         for t in inputs:  # an input rewritten behind torch's back, and read, then restored, still shows
-            if isinstance(t, torch.Tensor) and _key(t) is not None:
-                self.samples[_key(t)] = self._sample(t)
+            if isinstance(t, torch.Tensor) and (key := _key(t)) is not None:
+                self.samples[key] = self._sample(t)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -107,8 +113,7 @@ class OpTrace(TorchDispatchMode):
             targets.append(args[0])
         # derived memory changed behind torch's back since its last traced write: a partial write
         # into it must not make the foreign bytes count as derived (an empty write once did)
-        tampered = {key for t in targets if ((key := _key(t)) in self.derived or key in self.coverage)
-                    and not self._unchanged(key, t)}
+        tampered = self._tampered(targets)
         out = func(*args, **kwargs)
         out_tensors = _tensors(out)
         inputs = {_key(t) for t in arg_tensors}
@@ -117,8 +122,7 @@ class OpTrace(TorchDispatchMode):
         if name in ALLOCATIONS:
             derived = False
             # what it hands out may be memory changed behind torch's back (set_ onto such a storage)
-            tampered |= {key for t in written if ((key := _key(t)) in self.derived or key in self.coverage)
-                         and not self._unchanged(key, t)}
+            tampered |= self._tampered(written)
         elif _draws(func):  # a generator's state can be set to anything from outside torch
             derived = False
         elif name in LIFTS:
@@ -146,6 +150,12 @@ class OpTrace(TorchDispatchMode):
                 shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
                 self.ops.append([name, shape, k])
         return out
+
+    def _tampered(self, tensors) -> set:
+        """The storages of ``tensors`` that hold derived data, or are being filled with it, and were
+        changed behind torch's back since the last traced write."""
+        return {key for t in tensors if ((key := _key(t)) in self.derived or key in self.coverage)
+                and not self._unchanged(key, t)}
 
     def _wrote(self, key, t, derived: bool, tampered: bool = False) -> None:
         """Track what a traced write left in ``t``'s storage. A write that covers the whole storage
@@ -224,7 +234,7 @@ class OpTrace(TorchDispatchMode):
     def _unchanged(self, key, t) -> bool:
         """``t``'s storage holds, where sampled, what the last traced write left there."""
         sample = self.samples.get(key)
-        if sample is None:  # an input, or empty
+        if sample is None:  # an empty storage
             return True
         where, was, nbytes = sample
         if t.untyped_storage().nbytes() != nbytes:  # resized behind torch's back
