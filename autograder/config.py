@@ -56,6 +56,12 @@ TIMING_BAND = {"n": (128, 1536), "d": (8, 24), "h": (16, 40)}
 #: that check group only; grading goes on with the next one.
 CHECK_TIME_LIMIT_S = 20.0
 
+#: A check group's limit is the function's time, not the machine's: while its processes wait on a
+#: run queue for a processor that other processes hold, its deadline moves on by that time, up to
+#: this much wall time in all (beyond it, a check the machine kept starving is undecided, never a
+#: failure). A correct loop on a busy machine once lost its values group as "hangs".
+CHECK_WALL_CAP_S = 3 * CHECK_TIME_LIMIT_S
+
 #: Wall-time limit of one block of reference calls in the timing check (seconds), apart from the
 #: group's limit: a slow student can never expire the reference's deadline mid-conversation.
 REFERENCE_BLOCK_LIMIT_S = 10.0

@@ -43,6 +43,27 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not allowed")
 
 
+class Deadline:
+    """A point in ``time.monotonic()`` that ``extend`` (optional: () -> seconds, 0 for none) may
+    move on each time it is reached: the judge's wait for a function the machine kept waiting."""
+
+    def __init__(self, at: float, extend=None):
+        self.at, self.extend = at, extend
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0 and self.extend is not None:
+            more = self.extend()
+            if more > 0:
+                self.at += more
+                left = self.at - time.monotonic()
+        return left
+
+
+def _deadline(deadline):
+    return Deadline(deadline) if isinstance(deadline, (int, float)) else deadline
+
+
 def encode(header: dict, blobs=()) -> bytes:
     blobs = [bytes(b) for b in blobs]
     head = json.dumps({**header, "blobs": [len(b) for b in blobs]}, allow_nan=False).encode()
@@ -54,13 +75,12 @@ def send(fd: int, header: dict, blobs=(), deadline: float = None) -> None:
     send_encoded(fd, encode(header, blobs), deadline)
 
 
-def send_encoded(fd: int, data: bytes, deadline: float = None) -> None:
-    data = memoryview(data)
+def send_encoded(fd: int, data: bytes, deadline=None) -> None:
+    """``deadline``: a ``time.monotonic()`` value or a :class:`Deadline`."""
+    data, deadline = memoryview(data), _deadline(deadline)
     while data:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [fd], [], left)[1]:
-                raise WireTimeout("the runner stopped reading its requests")
+        if deadline is not None and not _ready(fd, deadline, write=True):
+            raise WireTimeout("the runner stopped reading its requests")
         try:
             data = data[os.write(fd, data):]
         except BlockingIOError:
@@ -69,13 +89,21 @@ def send_encoded(fd: int, data: bytes, deadline: float = None) -> None:
             raise WireClosed("the runner closed its requests pipe") from None
 
 
+def _ready(fd: int, deadline: Deadline, write: bool = False) -> bool:
+    """Wait until ``fd`` can be read (or written) or the deadline, however far it moves, passes."""
+    while True:
+        left = deadline.left()
+        if left <= 0:
+            return False
+        if select.select([] if write else [fd], [fd] if write else [], [], left)[1 if write else 0]:
+            return True
+
+
 def _read_exactly(fd: int, size: int, deadline) -> bytes:
     chunks, got = [], 0
     while got < size:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise WireTimeout("no complete message before the deadline")
+        if deadline is not None and not _ready(fd, deadline):
+            raise WireTimeout("no complete message before the deadline")
         try:
             chunk = os.read(fd, min(size - got, 1 << 20))
         except BlockingIOError:
@@ -102,8 +130,10 @@ def parse_header(raw: bytes) -> dict:
     return header
 
 
-def recv(fd: int, deadline: float = None) -> tuple:
-    """``(header, [blob bytes])`` of the next message; ``deadline`` bounds the whole message."""
+def recv(fd: int, deadline=None) -> tuple:
+    """``(header, [blob bytes])`` of the next message; ``deadline`` (a ``time.monotonic()`` value or
+    a :class:`Deadline`) bounds the whole message."""
+    deadline = _deadline(deadline)
     (size,) = struct.unpack(">I", _read_exactly(fd, 4, deadline))
     if size > MAX_HEADER_BYTES:
         raise WireError(f"header of {size} bytes exceeds the cap of {MAX_HEADER_BYTES}")

@@ -107,6 +107,10 @@ VARIANTS = [
     v("fused_broadcast_beside_product", Fu, "return (X.unsqueeze(2) * W_xh.unsqueeze(0)).sum(1) + torch.cat((torch.zeros_like(X), H), 1) @ torch.cat((W_xh, W_hh), 0)", 5, public="broadcast"),
     v("fused_column_loop_product_times_zero", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\nreturn torch.stack([(XH * W[:, j]).sum(1) for j in range(W.shape[1])], 1) + 0 * (XH @ W)", 5, public="torch operators"),
     # red team round 14: a 1x1 convolution does the work beside a product whose output is thrown away
+    # red team, round 18: numpy under the name of torch's mm, through a kernel of the notebook's own
+    v("fused_own_mm_kernel", Fu, "lib = torch.library.Library('aten', 'IMPL')\n"
+      "lib.impl('mm', lambda a, b: torch.from_numpy(a.numpy() @ b.numpy()), 'CPU')\n"
+      "try:\n    return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)\nfinally:\n    lib._destroy()", 4, public=None),
     v("fused_conv_product_discarded", Fu, "XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n_ = XH @ W\nreturn F.conv1d(XH.unsqueeze(-1), W.t().unsqueeze(-1)).squeeze(-1)", 5, public=None),
     # --- q4: correct styles get 7
     v("rnn_loop", R, RNN_LOOP.format(W="torch.cat((W_xh, W_hh), 0)", step="torch.cat((X[t], H), 1) @ W"), 7),
@@ -160,6 +164,7 @@ LOST = {
     "fused_broadcast_beside_product": "fused:broadcast_product timing:gate_failed",
     "fused_column_loop_product_times_zero": "fused:loop_of_operators timing:gate_failed",
     "fused_conv_product_discarded": "fused:result_not_the_product timing:gate_failed",
+    "fused_own_mm_kernel": "devices:own_kernel fused:own_kernel timing:gate_failed",
     "rnn_no_tanh": "values:missing_tanh",
     "rnn_zeros_no_device": "devices:off_device",
     "rnn_hangs": "values:hangs",

@@ -1,12 +1,14 @@
 """The judge's checks and the wire, in-process: verdicts, message words, and what the judge
 refuses to read (fast feedback; the catalogue grades the same code through the real zip)."""
 
+import contextlib
 import json
 import os
 import random
 import struct
 import threading
 import time
+import warnings
 
 import pytest
 import torch
@@ -577,3 +579,65 @@ def _set_onto_rewritten_memory(X, W_xh, H, W_hh):  # red team, round 17
 @pytest.mark.parametrize("func", [_answer_through_an_input, _answer_through_a_generator, _set_onto_rewritten_memory])
 def test_data_smuggled_through_inputs_generators_or_set_never_counts_as_computed(func):
     assert not _traced_result(func)
+
+
+@contextlib.contextmanager
+def _own_kernel(op="mm", key="CPU"):
+    """A kernel of the test's own for torch operator ``op`` (numpy work under a torch name; red
+    team, round 18), registered after the trace read the dispatch tables, as in a runner."""
+    from autograder.serving.trace import remember_kernels
+    remember_kernels()  # the runner reads every table before any notebook code runs
+    library = torch.library.Library("aten", "IMPL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Overriding a previously registered kernel"
+        library.impl(op, lambda a, b: torch.from_numpy(a.numpy() @ b.numpy()), key)
+    try:
+        yield
+    finally:
+        library._destroy()
+
+
+@pytest.mark.parametrize("group", ["fused", "devices", "timing"])
+def test_a_torch_operator_with_a_kernel_of_the_notebooks_own_earns_no_attested_point(group):
+    with _own_kernel(), pytest.raises(CheckFailure) as failure:
+        run("q3_fused", group, fused)
+    assert failure.value.cause == "own_kernel", str(failure.value)
+    assert "registered itself (mm" in str(failure.value)
+
+
+def test_a_kernel_registered_during_the_call_shows_when_the_call_ends():
+    from autograder.serving.trace import OpTrace
+    inputs = (torch.randn(6, 3), torch.randn(3, 4), torch.randn(6, 4), torch.randn(4, 4))
+    with contextlib.ExitStack() as registered:
+        with OpTrace("cpu", inputs) as trace:
+            fused(*inputs)  # mm's first dispatch: torch's own kernel
+            registered.enter_context(_own_kernel())
+            fused(*inputs)
+            seen_during_the_call = list(trace.own_kernels)
+        assert seen_during_the_call == [] and trace.own_kernels == ["mm"]
+    with OpTrace("cpu", inputs) as trace:  # the kernel is gone: torch's own again
+        fused(*inputs)
+    assert trace.own_kernels == []
+
+
+def test_kernels_torch_registers_itself_after_the_runner_started_are_torchs_own():
+    """vmap registers Python kernels of torch's own for aten operators at its first use (a fresh
+    process, as a runner is): those are torch's, not the notebook's."""
+    import subprocess
+    import sys
+    code = """if True:
+        import torch
+        from autograder.serving.trace import OpTrace, remember_kernels
+        remember_kernels()
+        before = torch._C._dispatch_dump("aten::addr")
+        inputs = (torch.randn(6, 3), torch.randn(3, 4), torch.randn(6, 4), torch.randn(4, 4))
+        with OpTrace("cpu", inputs) as trace:
+            W = torch.cat((inputs[1], inputs[3]))
+            result = torch.vmap(lambda x, h: torch.cat((x, h)) @ W)(inputs[0], inputs[2])
+            result = torch.vmap(lambda v: torch.addr(result, v, v[:4]))(result[:, :6].T.contiguous()).sum(0)
+        assert before != torch._C._dispatch_dump("aten::addr"), "vmap registered nothing new: the test tests nothing"
+        assert trace.own_kernels == [], trace.own_kernels
+        assert trace.outside([result]) == []
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

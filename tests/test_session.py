@@ -73,16 +73,100 @@ def test_a_timeout_is_undecided_when_the_judge_itself_took_the_time(answered, qu
     assert bool(after(Clocked(), 20.0, queued, ran, answered)) is starved
 
 
-def test_a_fast_function_graded_by_a_starved_judge_is_undecided_not_hanging(monkeypatch):
-    """The judge's own checking slowed (as on a machine too busy for it) until the group's time runs
-    out while the function answers at once: undecided, never "the function hangs"."""
-    monkeypatch.setattr(session_module, "CHECK_TIME_LIMIT_S", 3.0)
+@pytest.mark.parametrize("cap", [30.0, 3.0])
+def test_a_fast_function_graded_by_a_starved_judge_is_never_hanging(monkeypatch, cap):
+    """The judge's own checking slowed (as on a machine too busy for it) far past the group's 2 s
+    while the function answers at once: the judge's time is not the function's, so the check goes
+    on to its verdict; past the group's wall cap it is undecided, never "the function hangs"."""
+    monkeypatch.setattr(session_module, "CHECK_TIME_LIMIT_S", 2.0)
+    monkeypatch.setattr(session_module, "CHECK_WALL_CAP_S", cap, raising=False)
     slow = checks.expect_results
 
     def starved_judge(*args, **kwargs):
-        time.sleep(0.4)
+        time.sleep(0.1)
         return slow(*args, **kwargs)
 
     monkeypatch.setattr(checks, "expect_results", starved_judge)
-    with pytest.raises(UndecidedFailure, match="waited only"):
-        run_group("q2_separate", "values", lambda X, W_xh, H, W_hh: X @ W_xh + H @ W_hh)
+    separate = lambda X, W_xh, H, W_hh: X @ W_xh + H @ W_hh  # noqa: E731
+    t0 = time.monotonic()
+    if cap > 10:
+        assert "right shapes" in run_group("q2_separate", "values", separate)
+        assert time.monotonic() - t0 > 4.0, "the judge was not slowed past the group's limit: the test tests nothing"
+    else:
+        with pytest.raises(UndecidedFailure, match="waited only"):
+            run_group("q2_separate", "values", separate)
+
+
+def stolen_after(seconds, queued, ran, cap=60.0, answered=None):
+    """The seconds a group's deadline moves on after ``seconds``, in which the judge waited
+    ``answered`` (all, unless told) on the function's answers, and the function's processes queued
+    ``queued`` and its side ran ``ran`` seconds."""
+    session, runner = Session(None, "", "x.ipynb"), Clocked()
+    session.start_group()
+    session.group_cap = time.monotonic() + cap
+    mark = Session.mark(runner)
+    session._mark = (runner, (mark[0] - seconds, *mark[1:]))
+    deadline = session.group_deadline
+    runner.queued += queued
+    runner.ran += ran
+    runner.channel.waited += seconds if answered is None else answered
+    granted = session._stolen(runner)
+    assert session.group_deadline == pytest.approx(deadline + granted)
+    return granted
+
+
+@pytest.mark.parametrize("queued, ran, granted", [
+    (10.0, 10.0, 10.0),   # a busy machine took half of the function's core: that half is given back
+    (18.0, 20.0, 0.0),    # its own processes crowd its core: the side used all of it
+    (0.0, 0.5, 0.0),      # a sleep waits on no run queue
+    (0.0, 20.0, 0.0),     # a loop on an idle machine
+])
+def test_a_group_deadline_moves_on_by_the_time_the_machine_took(queued, ran, granted):
+    assert stolen_after(20.0, queued, ran) == pytest.approx(granted, abs=0.01)
+
+
+def test_the_judges_own_work_is_never_the_functions_time():
+    assert stolen_after(20.0, 0.0, 4.0, answered=4.0) == pytest.approx(16.0, abs=0.01)
+
+
+def test_the_deadline_never_moves_past_the_groups_wall_cap():
+    assert stolen_after(20.0, 15.0, 5.0, cap=4.0) == pytest.approx(4.0, abs=0.05)
+    assert stolen_after(20.0, 15.0, 5.0, cap=0.0) == 0.0
+
+
+def test_a_correct_function_on_a_core_another_process_holds_still_gets_its_time(monkeypatch):
+    """A runner that shares its core with a busy process runs at half speed: a call that needs 1.2 s
+    of processor time takes about 2.4 s, past a 2 s group limit. Its deadline moves on by the time
+    the other process took (a correct loop on a busy machine once lost its values as "hangs")."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.judge.local import LocalSession
+    from autograder.judge.questions import GRADED
+    from autograder.judge.stand_ins import FunctionProxy
+    monkeypatch.setattr(session_module, "CHECK_TIME_LIMIT_S", 2.0)
+    monkeypatch.setattr(session_module, "CHECK_WALL_CAP_S", 8.0, raising=False)
+    core = max(os.sched_getaffinity(0))
+    busy = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{core}}})\nwhile True: pass"])
+    first = [True]
+
+    def slow_once(X, W_xh, H, W_hh):
+        if first[0]:
+            first[0] = False
+            t0 = time.process_time()
+            while time.process_time() - t0 < 1.2:
+                pass
+        return X @ W_xh + H @ W_hh
+
+    session = LocalSession({"hidden_state_separate": slow_once}, core=core)
+    try:
+        session.ensure()  # started (and warmed up) before the group's clock starts, as in grading
+        session.start_group()
+        t0 = time.monotonic()
+        checks.GROUPS["values"](GRADED["q2_separate"], FunctionProxy(session, GRADED["q2_separate"]))
+        assert time.monotonic() - t0 > 2.0, "the test did not slow the function past the limit: it tests nothing"
+    finally:
+        session.close()
+        busy.kill()
+        busy.wait()

@@ -84,6 +84,7 @@ def check_devices(graded, proxy):
         if attest.get("outside") is None:
             raise CheckFailure("expected your notebook's process to say how the results were computed; it did not. "
                                "Likely cause: code that replaces the grader's reply code.", "protocol")
+        fused.refuse_own_kernels(graded, attest, f" (on a {label} call, {graded.describe(sizes)})")
         if attest["outside"]:
             raise CheckFailure(
                 f"{graded.function} returned a result that torch did not compute (on a {label} call, "

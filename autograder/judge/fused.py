@@ -23,6 +23,20 @@ def _ops(attest) -> tuple:
     return [(name, tuple(shape) if shape is not None else None, k) for name, shape, k in ops], count
 
 
+def refuse_own_kernels(graded, attest, where="") -> None:
+    """A torch operator that ran a kernel the notebook registered computed nothing the grader can
+    count: what runs in it is the notebook's own code, under a torch operator's name."""
+    own = attest.get("own_kernels")
+    if own is None:
+        raise CheckFailure("expected your notebook's process to say which kernels ran; it did not. "
+                           "Likely cause: code that replaces the grader's reply code.", "protocol")
+    if own:
+        raise CheckFailure(
+            f"{graded.function} ran torch operators through kernels the notebook registered itself "
+            f"({', '.join(own[:4])}){where}: torch.library, a custom op or a C++ extension. The grader counts only "
+            "torch's own kernels; use torch's operators as they are.", "own_kernel")
+
+
 def matmuls(ops) -> list:
     return [k for _, _, k in ops if k is not None]
 
@@ -70,6 +84,7 @@ def _one(graded, sizes, attest, where="") -> tuple:
     """The product rule on one traced call: ``(ops, count)``, or raise with the likely cause."""
     name = graded.function
     ops, count = _ops(attest)
+    refuse_own_kernels(graded, attest, where)
     if attest.get("outside"):
         raise CheckFailure(f"{name} returned a result that the torch operators it ran did not compute{where}. "
                            "Likely cause: numpy, another thread or process, or memory written behind torch's back; "

@@ -77,6 +77,8 @@ class Attest(msgspec.Struct, forbid_unknown_fields=True):
     op_count: Annotated[int, msgspec.Meta(ge=0)] | None = None
     outside: Annotated[list[Index], msgspec.Meta(max_length=16)] | None = None
     from_product: Annotated[list[bool | None], msgspec.Meta(max_length=16)] | None = None
+    own_kernels: Annotated[list[Name], msgspec.Meta(max_length=16)] | None = None
+    trace_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
 
 
 class CallReply(msgspec.Struct, forbid_unknown_fields=True):

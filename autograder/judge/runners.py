@@ -51,7 +51,13 @@ class Channel:
     def __init__(self, requests_w: int, replies_r: int):
         os.set_blocking(requests_w, False)
         self.requests_w, self.replies_r = requests_w, replies_r
-        self.waited = 0.0  # seconds the judge has waited on this runner's requests, timed out ones too
+        self._waited, self._since = 0.0, None
+
+    @property
+    def waited(self) -> float:
+        """Seconds the judge has waited on this runner's requests, timed out ones and the one in
+        progress too."""
+        return self._waited + (time.perf_counter() - self._since if self._since is not None else 0.0)
 
     def send(self, header: dict, blobs=(), timeout: float = 30.0) -> None:
         wire.send(self.requests_w, header, blobs, time.monotonic() + timeout)
@@ -59,25 +65,27 @@ class Channel:
     def recv(self, timeout: float) -> tuple:
         return wire.recv(self.replies_r, time.monotonic() + timeout)
 
-    def request(self, header: dict, blobs=(), timeout: float = 30.0) -> tuple:
-        """Send a request and return the reply that carries its id, within ``timeout`` in all."""
-        reply, reply_blobs, _ = self.timed_request(header, blobs, timeout)
+    def request(self, header: dict, blobs=(), timeout: float = 30.0, extend=None) -> tuple:
+        """Send a request and return the reply that carries its id, within ``timeout`` in all;
+        ``extend`` (optional) is asked for more seconds whenever the time is up, and the exchange
+        goes on while it grants some (:class:`autograder.wire.Deadline`)."""
+        reply, reply_blobs, _ = self.timed_request(header, blobs, timeout, extend)
         return reply, reply_blobs
 
-    def timed_request(self, header: dict, blobs=(), timeout: float = 30.0) -> tuple:
+    def timed_request(self, header: dict, blobs=(), timeout: float = 30.0, extend=None) -> tuple:
         """``(reply, blobs, seconds)``: the seconds from the first byte sent to the last received.
 
         The message is encoded before the clock starts and decoded after it stops.
         """
-        deadline = time.monotonic() + timeout
+        deadline = wire.Deadline(time.monotonic() + timeout, extend)
         header = {**header, "id": next(self._ids)}
         data = wire.encode(header, blobs)
-        t0 = time.perf_counter()
+        t0 = self._since = time.perf_counter()
         try:
             wire.send_encoded(self.requests_w, data, deadline)
             reply, reply_blobs = wire.recv(self.replies_r, deadline)
         finally:
-            self.waited += time.perf_counter() - t0
+            self._waited, self._since = self._waited + time.perf_counter() - t0, None
         seconds = time.perf_counter() - t0
         if reply.get("id") != header["id"]:
             raise wire.WireError("a reply that does not answer the request")
@@ -360,13 +368,19 @@ class ReferenceRunner(Runner):
     def processes(self) -> list:
         return []
 
-    def cpu_time(self):
-        """Its processor time (it is one process that starts none): ``/proc/<pid>/schedstat``."""
+    def schedstat(self):
+        """``(seconds run, seconds waited on a run queue)`` of its one process (it starts none)."""
         try:
             with open(f"/proc/{self.pid}/schedstat") as f:
-                return int(f.read().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
+                run, wait = f.read().split()[:2]
+            return int(run) / 1e9, int(wait) / 1e9
+        except (OSError, ValueError):
             return None
+
+    def cpu_time(self):
+        """Its processor time: ``/proc/<pid>/schedstat``."""
+        stat = self.schedstat()
+        return None if stat is None else stat[0]
 
     def kill(self) -> None:
         self.channel.close()

@@ -9,10 +9,26 @@ A notebook that cannot run at all is a *fatal* condition: every check then fails
 import time
 
 from .. import spec, wire
-from ..config import ANSWER_SHARE, CHECK_TIME_LIMIT_S, NOTEBOOK_TIME_LIMIT_S, QUEUED_SHARE, STARVED_SHARE
+from ..config import (
+    ANSWER_SHARE,
+    CHECK_TIME_LIMIT_S,
+    CHECK_WALL_CAP_S,
+    NOTEBOOK_TIME_LIMIT_S,
+    QUEUED_SHARE,
+    STARVED_SHARE,
+)
 from . import replies
 from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
+
+
+def _judge_queued() -> float:
+    """Seconds this thread of the judge has waited on a run queue so far (0 where unknown)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 class Session:
@@ -27,6 +43,8 @@ class Session:
         self.names = {}
         self.fatal = None
         self.group_deadline = None  # set by start_group: all calls of a check group share its time
+        self.group_cap = None       # and the wall time it may take at most, however busy the machine
+        self._steal_mark = None     # Session.mark at the last look at how long the function was kept waiting
         self._mark = None           # (runner, Session.mark) taken at the group's first request to it
         self.grader_fault = False  # the fatal condition is the grader's (a runner that could not start)
         self.outputs = []
@@ -127,22 +145,61 @@ class Session:
 
     # --- requests ----------------------------------------------------------------------------
     def start_group(self) -> None:
-        """A check group begins: all its calls together get ``CHECK_TIME_LIMIT_S``."""
-        self.group_deadline = time.monotonic() + CHECK_TIME_LIMIT_S
-        self._mark = None
+        """A check group begins: all its calls together get ``CHECK_TIME_LIMIT_S`` of the function's
+        own time (:meth:`_stolen`), and ``CHECK_WALL_CAP_S`` of wall time at most."""
+        now = time.monotonic()
+        self.group_deadline, self.group_cap = now + CHECK_TIME_LIMIT_S, now + CHECK_WALL_CAP_S
+        self._mark = self._steal_mark = None
+
+    def _stolen(self, runner) -> float:
+        """Seconds to add to the group's deadline, now that it passed: since the last look, the
+        judge's own work (references, checking results: never the function's time), the time the
+        judge itself waited for a processor while it waited on the answers, and the time
+        the function's processes waited on a run queue while its side did not use its processor
+        (others held it); up to the wall cap. A loop, or processes of its own crowding its core,
+        use the processor and earn nothing; a sleep waits on no queue."""
+        mark = self.mark(runner)
+        last, self._steal_mark = self._steal_mark or self._mark[1], mark
+        elapsed, answering = mark[0] - last[0], mark[3] - last[3]
+        judge_queued = mark[4] - last[4]  # the judge kept from reading the answers, as it "waited" on them
+        stolen = max(elapsed - answering, 0.0) + min(max(judge_queued, 0.0), answering)
+        answering -= min(max(judge_queued, 0.0), answering)
+        if last[1] is not None and mark[1] is not None:
+            ran = (mark[2] - last[2]) if mark[2] is not None and last[2] is not None else mark[1][0] - last[1][0]
+            stolen += min(mark[1][1] - last[1][1], max(answering - ran, 0.0))
+        stolen = min(stolen, self.group_cap - time.monotonic())
+        if stolen < 0.05:
+            return 0.0
+        self.group_deadline += stolen
+        return stolen
+
+    def credit(self, seconds: float) -> None:
+        """The group's deadline moves on by what the runner's operator trace took on a call (the
+        grader's bookkeeping, not the function's work: a correct row loop once spent most of its
+        values group's time in the trace), up to the wall cap. The runner reports it; a false
+        report can only buy time up to the cap, never a point."""
+        if self.group_deadline is not None and seconds > 0:
+            self.group_deadline = min(self.group_deadline + seconds, self.group_cap)
 
     def request(self, header: dict, blobs=(), timeout: float = CHECK_TIME_LIMIT_S, runner=None) -> tuple:
         runner = runner or self.ensure()
-        if self.group_deadline is not None:
-            timeout = min(timeout, self.group_deadline - time.monotonic())
         if self._mark is None or self._mark[0] is not runner:
-            self._mark = (runner, self.mark(runner))
+            self._mark, self._steal_mark = (runner, self.mark(runner)), None
+        if self.group_deadline is not None:
+            if self.group_deadline <= time.monotonic():  # the machine may have taken it between calls
+                self._stolen(runner)
+            timeout = min(timeout, self.group_deadline - time.monotonic())
         try:
             if timeout <= 0:
                 raise wire.WireTimeout("the group's time is up")
-            return runner.channel.request(header, blobs, timeout)
+            extend = (lambda: self._stolen(runner)) if self.group_deadline is not None else None
+            return runner.channel.request(header, blobs, timeout, extend)
         except wire.WireTimeout:
             starved = self.starved(runner, self._mark[1])
+            if not starved and self.group_cap is not None and self.group_deadline >= self.group_cap - 0.05:
+                # the deadline moved on to the cap: the machine or the grader's own work took the time
+                starved = (f"the grader's own work and the machine's load took {CHECK_WALL_CAP_S:.0f} s "
+                           "before your function had its time")
             self.stop()
             if starved:
                 raise UndecidedFailure(f"the machine was too busy to run the check ({starved}): it is undecided, pays "
@@ -159,8 +216,8 @@ class Session:
     @staticmethod
     def mark(runner) -> tuple:
         """What :meth:`starved` compares against: (time, schedstat, processor time, seconds the judge
-        has waited on the runner's answers) now."""
-        return time.monotonic(), runner.schedstat(), runner.cpu_time(), runner.channel.waited
+        has waited on the runner's answers, seconds the judge itself waited on a run queue) now."""
+        return time.monotonic(), runner.schedstat(), runner.cpu_time(), runner.channel.waited, _judge_queued()
 
     @staticmethod
     def starved(runner, mark: tuple) -> str:
@@ -173,7 +230,7 @@ class Session:
         processes waited on a run queue for more than ``QUEUED_SHARE`` of it. A function that
         hangs keeps the judge waiting; one that loops, or whose processes crowd the judge's core,
         uses the processor: both are the function's own doing."""
-        started, before, used, waited = mark
+        started, before, used, waited, judge_queued = mark
         elapsed = time.monotonic() - started
         now = runner.schedstat()
         if used is not None:
@@ -184,7 +241,8 @@ class Session:
             return ""
         if ran >= STARVED_SHARE * elapsed:
             return ""
-        answering = runner.channel.waited - waited
+        # the judge kept from a processor while it waited was not waiting on the function
+        answering = runner.channel.waited - waited - max(_judge_queued() - judge_queued, 0.0)
         if answering < ANSWER_SHARE * elapsed:
             return (f"in {elapsed:.1f} s the grader waited only {answering:.1f} s for your function's answers "
                     f"(which ran {ran:.1f} s): its own work took the rest")

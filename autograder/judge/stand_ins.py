@@ -28,7 +28,10 @@ class FunctionProxy:
                 raise CheckFailure(f"{name} is not a function.", "not_a_function")
         header, blobs = self.encode(args, device, check_inputs=check_inputs, forbid_sync=forbid_sync)
         reply, reply_blobs = session.request(header, blobs, runner=runner)
-        return replies.call_reply(reply, reply_blobs)
+        reply = replies.call_reply(reply, reply_blobs)
+        if reply.ok:
+            session.credit(reply.attest.get("trace_s", 0.0))
+        return reply
 
     def encode(self, args, device="cpu", **options) -> tuple:
         """``(header, blobs)`` of a call request on ``args`` (shapes only for ``meta``)."""

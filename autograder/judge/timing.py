@@ -28,6 +28,7 @@ from ..config import (
     WALL_GUARD,
 )
 from . import replies
+from .fused import refuse_own_kernels
 from .inputs import fresh_rng, step_inputs, timing_sizes
 from .questions import CheckFailure, UndecidedFailure
 from .runners import RunnerFailure
@@ -180,6 +181,8 @@ def judge(graded, proxy) -> str:
     verdict = (f"{median:.2f}x the reference fused step ({unit}, median of {len(ratios)} rounds of "
                f"{TIMING_CALLS} calls, limit {limit}x)")
     timed = [attest for _, attest, label in proxy.session.traces.get(graded.spec.name, []) if label == "timed"]
+    for attest in timed:
+        refuse_own_kernels(graded, attest, " on the timed calls")
     if not timed or any(attest.get("outside") != [] for attest in timed):  # first: its speed follows the load
         raise CheckFailure(
             f"{graded.function} took {verdict}, but torch did not compute its results on the timed calls "

@@ -50,6 +50,8 @@ def run_one(requests_fd: int, replies_fd: int) -> None:
     keep_pipes_to_self(requests_fd, replies_fd)
     import torch
     torch.set_num_threads(1)  # timed the same way as the reference runner
+    from ..serving.trace import remember_kernels
+    remember_kernels()  # before any notebook code: a kernel it registers for a torch operator shows
     wire.send(replies_fd, {"kind": "hello", "python": platform.python_version(), "torch": torch.__version__,
                            "uid": os.getuid(), "cuda": torch.cuda.is_available()})
     request, blobs = wire.recv(requests_fd)
@@ -89,6 +91,8 @@ def zygote(control_fd: int, scratch: str) -> None:
     notebook.prepare()
     import torch
     torch.set_num_threads(1)
+    from ..serving.trace import remember_kernels
+    remember_kernels()  # once for every runner it forks
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: runners cannot ptrace or read it
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the kernel
     control = socket.socket(fileno=control_fd)

@@ -13,13 +13,17 @@ tensors it reads are (constants such as ``zeros`` and small Python scalars are t
 ``empty`` and data from outside torch (``torch.from_numpy``, ``torch.tensor(array)``) are not,
 and writing into memory keeps track of what was written. A result that is not derived was
 computed outside the trace: in numpy, in another thread (dispatch modes are per thread), or in
-another process; so was one whose bytes changed after the last traced operator wrote them
+another process, or by a kernel the notebook registered for a torch operator (its dispatch table,
+read at the operator's first dispatch in a call and at the end, differs from the one the runner
+read before the notebook ran: :func:`remember_kernels`); so was one whose bytes changed after the last traced operator wrote them
 (``t.numpy()[...] = ...`` writes without any operator: each traced write samples bytes of the
 storage at random offsets, compared when it is read again and at the end). The runner only records; the judge reads the record
 (:mod:`autograder.judge.fused`, :mod:`autograder.judge.checks`).
 """
 
 import os
+import sysconfig
+import time
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -69,6 +73,37 @@ def _draws(func) -> bool:
     return draws
 
 
+#: every operator's dispatch table (which kernels, registered where) before the notebook ran
+_TABLES_AT_START = {}
+#: where a kernel may have been registered from: torch, the standard library and the installed
+#: packages (read-only to the runner), never the notebook or a file it wrote
+_TRUSTED = tuple(sorted({os.path.join(os.path.dirname(torch.__file__), "")} | {
+    os.path.join(sysconfig.get_paths()[key], "") for key in ("stdlib", "platstdlib", "purelib", "platlib")}))
+
+
+def remember_kernels() -> None:
+    """Read every operator's dispatch table, once per process, before any notebook code runs (the
+    runner and the zygote call it first; 0.1 s)."""
+    if not _TABLES_AT_START:
+        _TABLES_AT_START.update((name, torch._C._dispatch_dump(name)) for name in torch._C._dispatch_get_all_op_names())
+
+
+def _kernels(table: str) -> set:
+    """The active kernels in a dispatch table, one line each (for which key, registered where)."""
+    return {line for line in table.splitlines() if "registered at " in line and "(inactive)" not in line}
+
+
+def _own_kernel(func) -> bool:
+    """Whether operator ``func`` now runs a kernel the notebook registered (``torch.library``, a
+    custom op, a C++ extension) rather than torch's own: a kernel that was not there when the
+    runner started, registered from outside torch and the installed packages (torch registers
+    some of its own lazily, ``torch.compile`` for one)."""
+    name = func.name()
+    table, before = torch._C._dispatch_dump(name), _TABLES_AT_START.get(name, "")
+    return table != before and any(not line.split("registered at ", 1)[1].startswith(_TRUSTED)
+                                   for line in _kernels(table) - _kernels(before))
+
+
 def _distinct(t) -> bool:
     """Whether no two elements of the view ``t`` share memory, from its sizes and strides alone:
     taken by increasing stride, each dimension must step past all that the smaller ones span."""
@@ -94,11 +129,16 @@ class OpTrace(TorchDispatchMode):
         self.coverage = {}
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
         self.products = set()  # storages that hold a matrix product's output (or what only relabels or copies it)
+        remember_kernels()  # where the runner has not already (a trace outside a runner: tests, benchmarks)
+        self.kernels = {}  # operator -> whether it ran a kernel of the notebook's own, read at its first dispatch
+        self.own_kernels = []  # the names of those operators, at their first dispatch and at the end
+        self.overhead = 0.0  # processor seconds the trace's own bookkeeping took (not the operators')
         for t in inputs:  # an input rewritten behind torch's back, and read, then restored, still shows
             if isinstance(t, torch.Tensor) and (key := _key(t)) is not None:
                 self.samples[key] = self._sample(t)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        started = time.thread_time()  # what the trace itself costs is the grader's time (self.overhead)
         kwargs = kwargs or {}
         name = func.overloadpacket.__name__
         arg_tensors = _tensors(args)
@@ -114,12 +154,21 @@ class OpTrace(TorchDispatchMode):
         # derived memory changed behind torch's back since its last traced write: a partial write
         # into it must not make the foreign bytes count as derived (an empty write once did)
         tampered = self._tampered(targets)
+        own = self.kernels.get(func)
+        if own is None:  # at its first dispatch in the call; again when the call ends (__exit__)
+            own = self.kernels[func] = _own_kernel(func)
+            if own:
+                self.own_kernels.append(name)
+        ran = time.thread_time()
         out = func(*args, **kwargs)
+        ran = time.thread_time() - ran
         out_tensors = _tensors(out)
         inputs = {_key(t) for t in arg_tensors}
         written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
                    if in_place or name in LIFTS or _key(t) not in inputs] + targets
-        if name in ALLOCATIONS:
+        if own:  # what a kernel of the notebook's own does is not torch's computation
+            derived = False
+        elif name in ALLOCATIONS:
             derived = False
             # what it hands out may be memory changed behind torch's back (set_ onto such a storage)
             tampered |= self._tampered(written)
@@ -135,7 +184,7 @@ class OpTrace(TorchDispatchMode):
         # products' outputs and scalars (a copy, a cast, a scaling by a number), leaves products'
         # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
         # not as a scalar: its scaling by a number once lost the product (a false failure of fused)
-        k = contraction_size(name, args)
+        k = None if own else contraction_size(name, args)
         made_by_product = k is not None or (
             any(_key(t) in self.products for t in read)
             and all(_key(t) in self.products for t in read if t.numel() > 1))
@@ -149,7 +198,15 @@ class OpTrace(TorchDispatchMode):
             if len(self.ops) < MAX_OPS:
                 shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
                 self.ops.append([name, shape, k])
+        self.overhead += time.thread_time() - started - ran
         return out
+
+    def __exit__(self, *exc):
+        result = super().__exit__(*exc)
+        for func, own in self.kernels.items():  # a kernel registered after the operator's first dispatch
+            if not own and _own_kernel(func):
+                self.own_kernels.append(func.overloadpacket.__name__)
+        return result
 
     def _tampered(self, tensors) -> set:
         """The storages of ``tensors`` that hold derived data, or are being filled with it, and were
