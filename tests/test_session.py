@@ -170,3 +170,15 @@ def test_a_correct_function_on_a_core_another_process_holds_still_gets_its_time(
         session.close()
         busy.kill()
         busy.wait()
+
+
+def test_what_the_trace_cost_moves_the_deadline_on_up_to_the_cap():
+    session = Session(None, "", "x.ipynb")
+    session.credit(5.0)  # outside a group: nothing to move
+    assert session.group_deadline is None
+    session.start_group()
+    deadline = session.group_deadline
+    session.credit(5.0)
+    assert session.group_deadline == pytest.approx(deadline + 5.0)
+    session.credit(1e6)  # a runner that claims any cost buys time up to the cap, no more
+    assert session.group_deadline == session.group_cap
