@@ -40,6 +40,8 @@ ALLOCATIONS = {"empty", "empty_like", "empty_strided", "empty_permuted", "new_em
 LIFTS = {"lift", "lift_fresh", "lift_fresh_copy"}
 #: bytes of a storage sampled at every traced write and compared at every read and at the end
 SAMPLED_BYTES = 256
+#: a storage no larger than this is kept whole instead (one copy costs less than drawing offsets)
+WHOLE_BYTES = 4096
 #: in-place operators whose first argument's old contents are not read
 OVERWRITES = {"copy_", "fill_", "zero_", "normal_", "uniform_", "random_"}
 
@@ -278,12 +280,12 @@ class OpTrace(TorchDispatchMode):
 
     def _sample(self, t) -> tuple:
         """``SAMPLED_BYTES`` bytes of ``t``'s storage at random offsets (drawn afresh at every write),
-        or all of a storage no larger than that: constant cost whatever the size, and a write behind
+        or all of a storage no larger than ``WHOLE_BYTES``: constant cost whatever the size, and a write behind
         torch's back that changes more than a few bytes shows."""
         raw = self._bytes(t)
         if not raw.numel():
             return None
-        if raw.numel() <= SAMPLED_BYTES:
+        if raw.numel() <= WHOLE_BYTES:
             return None, raw.clone(), raw.numel()
         where = torch.randint(raw.numel(), (SAMPLED_BYTES,), generator=self.generator).to(raw.device)
         return where, torch.take(raw, where), raw.numel()
