@@ -44,6 +44,7 @@ class Session:
         self.fatal = None
         self.group_deadline = None  # set by start_group: all calls of a check group share its time
         self.group_cap = None       # and the wall time it may take at most, however busy the machine
+        self.group_credited = 0.0
         self._steal_mark = None     # Session.mark at the last look at how long the function was kept waiting
         self._mark = None           # (runner, Session.mark) taken at the group's first request to it
         self.grader_fault = False  # the fatal condition is the grader's (a runner that could not start)
@@ -149,6 +150,7 @@ class Session:
         own time (:meth:`_stolen`), and ``CHECK_WALL_CAP_S`` of wall time at most."""
         now = time.monotonic()
         self.group_deadline, self.group_cap = now + CHECK_TIME_LIMIT_S, now + CHECK_WALL_CAP_S
+        self.group_credited = 0.0  # seconds of the runner's trace cost credited to the group (credit)
         self._mark = self._steal_mark = None
 
     def _stolen(self, runner) -> float:
@@ -179,7 +181,18 @@ class Session:
         values group's time in the trace), up to the wall cap. The runner reports it; a false
         report can only buy time up to the cap, never a point."""
         if self.group_deadline is not None and seconds > 0:
-            self.group_deadline = min(self.group_deadline + seconds, self.group_cap)
+            moved = min(self.group_deadline + seconds, self.group_cap) - self.group_deadline
+            self.group_deadline += max(moved, 0.0)
+            self.group_credited += max(moved, 0.0)
+
+    @staticmethod
+    def _side_ran(runner, mark):
+        """Processor seconds the function's side ran since ``mark``; None where unknown."""
+        if mark[2] is not None:
+            now = runner.cpu_time()
+            return None if now is None else now - mark[2]
+        now = runner.schedstat()
+        return None if mark[1] is None or now is None else now[0] - mark[1][0]
 
     def request(self, header: dict, blobs=(), timeout: float = CHECK_TIME_LIMIT_S, runner=None) -> tuple:
         runner = runner or self.ensure()
@@ -197,9 +210,12 @@ class Session:
         except wire.WireTimeout:
             starved = self.starved(runner, self._mark[1])
             if not starved and self.group_cap is not None and self.group_deadline >= self.group_cap - 0.05:
-                # the deadline moved on to the cap: the machine or the grader's own work took the time
-                starved = (f"the grader's own work and the machine's load took {CHECK_WALL_CAP_S:.0f} s "
-                           "before your function had its time")
+                # the deadline moved on to the cap: unless the function itself ran its whole time
+                # (its trace's cost apart), the machine or the grader's own work took the time
+                ran = self._side_ran(runner, self._mark[1])
+                if ran is None or ran - self.group_credited < CHECK_TIME_LIMIT_S:
+                    starved = (f"the grader's own work and the machine's load took {CHECK_WALL_CAP_S:.0f} s "
+                               "before your function had its time")
             self.stop()
             if starved:
                 raise UndecidedFailure(f"the machine was too busy to run the check ({starved}): it is undecided, pays "
