@@ -136,6 +136,18 @@ CHEATS = {
     # wrong answers everywhere, and the runner's reply code rewritten to forge what the judge reads
     # (a q4 tuple of length 2 with no items, a dtype sent as a list, forged attestations)
     "forges-replies-for-wrong": (FORGE_WRONG, 0),
+    # numpy under the name of torch's mm (red team, round 19): a kernel registered through a
+    # standard-library function, so that it says it came from copy.py; a kernel swapped in for one
+    # call after mm's first dispatch went to the meta device. Values only (and inputs) pay
+    "kernel-from-the-stdlib": ("import copy, numpy as np\n_lib = copy._reconstruct(None, None, torch.library.Library, "
+                               "('aten', 'IMPL', 'CPU'))\n_lib.impl('mm', lambda a, b: torch.from_numpy(a.numpy() @ b.numpy()), 'CPU')\n"
+                               "def hidden_state_fused(X, W_xh, H, W_hh):\n    return torch.cat((X, H), 1) @ torch.cat((W_xh, W_hh), 0)\n", 4),
+    "kernel-swapped-in-per-call": ("def hidden_state_fused(X, W_xh, H, W_hh):\n"
+                                   "    A, B = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n"
+                                   "    if A.device.type != 'cpu':\n        return A @ B\n"
+                                   "    torch.mm(A.to('meta'), B.to('meta'))\n    lib = torch.library.Library('aten', 'IMPL')\n"
+                                   "    lib.impl('mm', lambda a, b: torch.from_numpy(a.numpy() @ b.numpy()), 'CPU')\n"
+                                   "    try:\n        return torch.mm(A, B)\n    finally:\n        lib._destroy()\n", 4),
     # processes left running to slow the reference: they are stopped while it is timed
     "slows-the-reference": (LOOP + "import subprocess, sys\nfor _ in range(4):\n"
                             "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)", 5),

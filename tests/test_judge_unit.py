@@ -581,16 +581,24 @@ def test_data_smuggled_through_inputs_generators_or_set_never_counts_as_computed
     assert not _traced_result(func)
 
 
+def _library_from_the_stdlib():
+    """A ``Library`` made through a standard-library function, so that its kernels say they were
+    registered from ``copy.py`` (red team, round 19: a trusted file name once made them torch's)."""
+    import copy
+    return copy._reconstruct(None, None, torch.library.Library, ("aten", "IMPL", "CPU"))
+
+
 @contextlib.contextmanager
-def _own_kernel(op="mm", key="CPU"):
+def _own_kernel(op="mm", key="CPU", make=lambda: torch.library.Library("aten", "IMPL"),
+                kernel=lambda a, b: torch.from_numpy(a.numpy() @ b.numpy())):
     """A kernel of the test's own for torch operator ``op`` (numpy work under a torch name; red
     team, round 18), registered after the trace read the dispatch tables, as in a runner."""
     from autograder.serving.trace import remember_kernels
     remember_kernels()  # the runner reads every table before any notebook code runs
-    library = torch.library.Library("aten", "IMPL")
+    library = make()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Overriding a previously registered kernel"
-        library.impl(op, lambda a, b: torch.from_numpy(a.numpy() @ b.numpy()), key)
+        library.impl(op, kernel, key)
     try:
         yield
     finally:
@@ -598,25 +606,29 @@ def _own_kernel(op="mm", key="CPU"):
 
 
 @pytest.mark.parametrize("group", ["fused", "devices", "timing"])
-def test_a_torch_operator_with_a_kernel_of_the_notebooks_own_earns_no_attested_point(group):
-    with _own_kernel(), pytest.raises(CheckFailure) as failure:
+@pytest.mark.parametrize("make", [lambda: torch.library.Library("aten", "IMPL"), _library_from_the_stdlib],
+                         ids=["library", "registered-from-the-stdlib"])
+def test_a_torch_operator_with_a_kernel_of_the_notebooks_own_earns_no_attested_point(group, make):
+    with _own_kernel(make=make), pytest.raises(CheckFailure) as failure:
         run("q3_fused", group, fused)
     assert failure.value.cause == "own_kernel", str(failure.value)
     assert "registered itself (mm" in str(failure.value)
 
 
 def test_a_kernel_registered_during_the_call_shows_when_the_call_ends():
+    """An operator other than a product has its table read at its first dispatch and at the end."""
     from autograder.serving.trace import OpTrace
     inputs = (torch.randn(6, 3), torch.randn(3, 4), torch.randn(6, 4), torch.randn(4, 4))
     with contextlib.ExitStack() as registered:
         with OpTrace("cpu", inputs) as trace:
-            fused(*inputs)  # mm's first dispatch: torch's own kernel
-            registered.enter_context(_own_kernel())
-            fused(*inputs)
+            separate(*inputs)  # add's first dispatch: torch's own kernel
+            registered.enter_context(_own_kernel("add.Tensor", kernel=lambda a, b, alpha=1: torch.from_numpy(
+                a.numpy() + alpha * b.numpy())))
+            separate(*inputs)
             seen_during_the_call = list(trace.own_kernels)
-        assert seen_during_the_call == [] and trace.own_kernels == ["mm"]
+        assert seen_during_the_call == [] and trace.own_kernels == ["add"]
     with OpTrace("cpu", inputs) as trace:  # the kernel is gone: torch's own again
-        fused(*inputs)
+        separate(*inputs)
     assert trace.own_kernels == []
 
 
@@ -641,3 +653,21 @@ def test_kernels_torch_registers_itself_after_the_runner_started_are_torchs_own(
     """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _kernel_swapped_in_after_a_meta_dispatch(X, W_xh, H, W_hh):  # red team, round 19
+    A, B = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)
+    if A.device.type != "cpu":
+        return torch.mm(A, B)
+    torch.mm(A.to("meta"), B.to("meta"))  # mm's first dispatch, on another device than the call's
+    with _own_kernel():
+        return torch.mm(A, B)  # the kernel is gone again before the call returns
+
+
+@pytest.mark.parametrize("group", ["fused", "devices"])
+def test_a_kernel_swapped_in_for_a_product_within_a_call_earns_no_attested_point(group):
+    """A product's table is read at every dispatch, and a dispatch on another device decides
+    nothing for the call's own."""
+    with pytest.raises(CheckFailure) as failure:
+        run_all_then("q3_fused", group, _kernel_swapped_in_after_a_meta_dispatch)
+    assert failure.value.cause == "own_kernel", str(failure.value)

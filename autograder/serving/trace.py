@@ -14,15 +14,15 @@ tensors it reads are (constants such as ``zeros`` and small Python scalars are t
 and writing into memory keeps track of what was written. A result that is not derived was
 computed outside the trace: in numpy, in another thread (dispatch modes are per thread), or in
 another process, or by a kernel the notebook registered for a torch operator (its dispatch table,
-read at the operator's first dispatch in a call and at the end, differs from the one the runner
-read before the notebook ran: :func:`remember_kernels`); so was one whose bytes changed after the last traced operator wrote them
+read at every dispatch of a product and at any other operator's first dispatch on the call's
+device and at the end, differs from the one the runner read before the notebook ran below the
+trace's key: :func:`remember_kernels`); so was one whose bytes changed after the last traced operator wrote them
 (``t.numpy()[...] = ...`` writes without any operator: each traced write samples bytes of the
 storage at random offsets, compared when it is read again and at the end). The runner only records; the judge reads the record
 (:mod:`autograder.judge.fused`, :mod:`autograder.judge.checks`).
 """
 
 import os
-import sysconfig
 import time
 
 import torch
@@ -77,10 +77,15 @@ def _draws(func) -> bool:
 
 #: every operator's dispatch table (which kernels, registered where) before the notebook ran
 _TABLES_AT_START = {}
-#: where a kernel may have been registered from: torch, the standard library and the installed
-#: packages (read-only to the runner), never the notebook or a file it wrote
-_TRUSTED = tuple(sorted({os.path.join(os.path.dirname(torch.__file__), "")} | {
-    os.path.join(sysconfig.get_paths()[key], "") for key in ("stdlib", "platstdlib", "purelib", "platlib")}))
+#: dispatch keys served before the Python key, which the trace's dispatch mode is: a kernel there
+#: runs before the trace and all it computes passes through the trace as operators of its own
+#: (functorch registers batching kernels for aten operators lazily, at vmap's first use). A new
+#: kernel at any other key (the backends, BackendSelect, the Composite aliases, a new operator's
+#: definition) runs below the trace, unseen: it is the notebook's, wherever it says it was
+#: registered from (a Python caller's file name proves nothing: red team, round 19)
+_BEFORE_THE_TRACE = ("Autograd", "Autocast", "FuncTorch", "Functionalize", "ADInplaceOrView", "Conjugate",
+                     "Negative", "ZeroTensor", "Named", "Tracer", "PreDispatch", "PythonDispatcher",
+                     "PythonTLSSnapshot", "Batched", "VmapMode")
 
 
 def remember_kernels() -> None:
@@ -97,12 +102,11 @@ def _kernels(table: str) -> set:
 
 def _own_kernel(func) -> bool:
     """Whether operator ``func`` now runs a kernel the notebook registered (``torch.library``, a
-    custom op, a C++ extension) rather than torch's own: a kernel that was not there when the
-    runner started, registered from outside torch and the installed packages (torch registers
-    some of its own lazily, ``torch.compile`` for one)."""
+    custom op, a C++ extension) below the trace: a kernel that was not there when the runner
+    started, at a key served after the trace's (``_BEFORE_THE_TRACE``)."""
     name = func.name()
     table, before = torch._C._dispatch_dump(name), _TABLES_AT_START.get(name, "")
-    return table != before and any(not line.split("registered at ", 1)[1].startswith(_TRUSTED)
+    return table != before and any(not line.split(":", 1)[0].startswith(_BEFORE_THE_TRACE)
                                    for line in _kernels(table) - _kernels(before))
 
 
@@ -156,15 +160,22 @@ class OpTrace(TorchDispatchMode):
         # derived memory changed behind torch's back since its last traced write: a partial write
         # into it must not make the foreign bytes count as derived (an empty write once did)
         tampered = self._tampered(targets)
-        own = self.kernels.get(func)
-        if own is None:  # at its first dispatch in the call; again when the call ends (__exit__)
-            own = self.kernels[func] = _own_kernel(func)
-            if own:
-                self.own_kernels.append(name)
         ran = time.thread_time()
         out = func(*args, **kwargs)
         ran = time.thread_time() - ran
         out_tensors = _tensors(out)
+        on_device = not out_tensors or any(t.device.type == self.device for t in out_tensors)
+        k = contraction_size(name, args)
+        # an operator's table is read at its first dispatch on the call's device (a dispatch on
+        # another device, meta, decides nothing for later: red team, round 19), a product's at every
+        # dispatch, and every operator's again when the call ends (__exit__)
+        own = self.kernels.get(func)
+        if own is None or k is not None:
+            own = bool(own) or _own_kernel(func)
+            if on_device:
+                self.kernels[func] = own
+            if own and name not in self.own_kernels:
+                self.own_kernels.append(name)
         inputs = {_key(t) for t in arg_tensors}
         written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
                    if in_place or name in LIFTS or _key(t) not in inputs] + targets
@@ -186,7 +197,7 @@ class OpTrace(TorchDispatchMode):
         # products' outputs and scalars (a copy, a cast, a scaling by a number), leaves products'
         # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
         # not as a scalar: its scaling by a number once lost the product (a false failure of fused)
-        k = None if own else contraction_size(name, args)
+        k = None if own else k
         made_by_product = k is not None or (
             any(_key(t) in self.products for t in read)
             and all(_key(t) in self.products for t in read if t.numel() > 1))
@@ -195,7 +206,7 @@ class OpTrace(TorchDispatchMode):
             if key is not None:
                 self._wrote(key, t, derived, key in tampered)
                 (self.products.add if made_by_product else self.products.discard)(key)
-        if not out_tensors or any(t.device.type == self.device for t in out_tensors):  # on the call's device
+        if on_device:
             self.count += 1
             if len(self.ops) < MAX_OPS:
                 shape = [int(n) for n in out.shape] if hasattr(out, "shape") else None
@@ -206,7 +217,7 @@ class OpTrace(TorchDispatchMode):
     def __exit__(self, *exc):
         result = super().__exit__(*exc)
         for func, own in self.kernels.items():  # a kernel registered after the operator's first dispatch
-            if not own and _own_kernel(func):
+            if not own and _own_kernel(func) and func.overloadpacket.__name__ not in self.own_kernels:
                 self.own_kernels.append(func.overloadpacket.__name__)
         return result
 
