@@ -81,6 +81,9 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
     # red team round 18: numpy inside a kernel registered for aten::mm, behind an honest-looking trace
     ("lib = torch.library.Library('aten', 'IMPL')\nlib.impl('mm', lambda a, b: a, 'CPU')", "kernels of its own"),
     ("from torch.library import custom_op", "kernels of its own"),
+    ("class T(torch.Tensor):\n    @classmethod\n    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):\n"
+     "        return func(*args)", "tensor subclass"),
+    ("s = X.as_subclass(T)", "tensor subclass"),
     ("from torch.utils.cpp_extension import load_inline", "kernels of its own"),
     # honest magics stay unflagged
     ("%time y = X @ W_xh", None),

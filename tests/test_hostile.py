@@ -148,6 +148,15 @@ CHEATS = {
                                    "    torch.mm(A.to('meta'), B.to('meta'))\n    lib = torch.library.Library('aten', 'IMPL')\n"
                                    "    lib.impl('mm', lambda a, b: torch.from_numpy(a.numpy() @ b.numpy()), 'CPU')\n"
                                    "    try:\n        return torch.mm(A, B)\n    finally:\n        lib._destroy()\n", 4),
+    # numpy doing the product inside a tensor subclass's __torch_dispatch__, below the trace (round 20)
+    "product-in-a-subclass": ("class _Lazy(torch.Tensor):\n    @classmethod\n"
+                              "    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):\n"
+                              "        un = [a.inner if isinstance(a, _Lazy) else a for a in args]\n"
+                              "        if func.overloadpacket.__name__ == 'mm' and un[0].device.type == 'cpu':\n"
+                              "            return torch.from_numpy(un[0].numpy() @ un[1].numpy())\n"
+                              "        return func(*un, **(kwargs or {}))\n"
+                              "def hidden_state_fused(X, W_xh, H, W_hh):\n    XH = torch.cat((X, H), 1)\n"
+                              "    s = XH.as_subclass(_Lazy)\n    s.inner = XH\n    return s @ torch.cat((W_xh, W_hh), 0)\n", 4),
     # processes left running to slow the reference: they are stopped while it is timed
     "slows-the-reference": (LOOP + "import subprocess, sys\nfor _ in range(4):\n"
                             "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)", 5),

@@ -612,7 +612,7 @@ def test_a_torch_operator_with_a_kernel_of_the_notebooks_own_earns_no_attested_p
     with _own_kernel(make=make), pytest.raises(CheckFailure) as failure:
         run("q3_fused", group, fused)
     assert failure.value.cause == "own_kernel", str(failure.value)
-    assert "registered itself (mm" in str(failure.value)
+    assert "code of the notebook's own (mm" in str(failure.value)
 
 
 def test_a_kernel_registered_during_the_call_shows_when_the_call_ends():
@@ -671,3 +671,27 @@ def test_a_kernel_swapped_in_for_a_product_within_a_call_earns_no_attested_point
     with pytest.raises(CheckFailure) as failure:
         run_all_then("q3_fused", group, _kernel_swapped_in_after_a_meta_dispatch)
     assert failure.value.cause == "own_kernel", str(failure.value)
+
+
+class _Lazy(torch.Tensor):  # red team, round 20: numpy does the product below the trace
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        plain = [a.inner if isinstance(a, _Lazy) else a for a in args]
+        if func.overloadpacket.__name__ == "mm" and plain[0].device.type == "cpu":
+            return torch.from_numpy(plain[0].numpy() @ plain[1].numpy())
+        return func(*plain, **(kwargs or {}))
+
+
+def _product_in_a_subclass(X, W_xh, H, W_hh):
+    XH = torch.cat((X, H), 1)
+    wrapped = XH.as_subclass(_Lazy)
+    wrapped.inner = XH
+    return wrapped @ torch.cat((W_xh, W_hh), 0)
+
+
+@pytest.mark.parametrize("group", ["fused", "devices", "timing"])
+def test_a_product_run_by_a_tensor_subclass_earns_no_attested_point(group):
+    with pytest.raises(CheckFailure) as failure:
+        run_all_then("q3_fused", group, _product_in_a_subclass)
+    assert failure.value.cause == "own_kernel", str(failure.value)
+    assert "mm on _Lazy" in str(failure.value)

@@ -54,6 +54,7 @@ BARE_NAMES = {
 
 _WATCH = "recognises how it is called (PyTorch's dispatch modes)"
 _KERNELS = "registers kernels of its own for torch operators (torch.library), which the operator trace does not see into"
+_SUBCLASS = "defines a tensor subclass that runs torch operators itself (__torch_dispatch__)"
 _FRAMES, _PAYLOAD, _GRADER, _PROCESSES = ("inspects frames or the heap", "decodes an encoded payload",
                                           "touches the grader's runner or judge", "starts processes")
 #: an attribute (or a name imported from a module) used anywhere -> flag
@@ -77,7 +78,12 @@ ATTRIBUTE_NAMES = {
     # red team round 18: a kernel of its own for a torch operator runs outside the operator trace
     "library": _KERNELS, "Library": _KERNELS, "custom_op": _KERNELS, "cpp_extension": _KERNELS,
     "load_inline": _KERNELS, "register_kernel": _KERNELS, "register_fake": _KERNELS,
+    "__torch_dispatch__": _SUBCLASS, "as_subclass": _SUBCLASS, "_make_subclass": _SUBCLASS,
+    "_make_wrapper_subclass": _SUBCLASS,
 }
+
+#: a function or method defined under this name -> flag
+DEFINED_NAMES = {"__torch_dispatch__": _SUBCLASS}
 
 #: (base name, attribute) used anywhere -> flag
 ATTRIBUTES = {
@@ -152,6 +158,8 @@ def code_flags(source: str) -> set:
             found.update(ATTRIBUTE_NAMES.get(a.name) or BARE_NAMES.get(a.name) for a in node.names)
         elif isinstance(node, ast.Name):
             found.add(BARE_NAMES.get(node.id))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.add(DEFINED_NAMES.get(node.name))
         elif isinstance(node, ast.Call) and _computed_lookup(node):
             found.add("looks up attributes by computed names")
         elif isinstance(node, ast.Attribute):

@@ -33,7 +33,7 @@ CAUSES = {
     "numpy_roundtrip": "a round trip through numpy or Python numbers",
     "host_sync": "a host synchronization (.item(), .cpu(), .tolist()) in the fused step",
     "outside_torch": "a result that torch did not compute (numpy, another thread or process)",
-    "own_kernel": "a kernel of the notebook's own for a torch operator (torch.library, a custom op, a C++ extension)",
+    "own_kernel": "code of the notebook's own under a torch operator (torch.library, a custom op, a C++ extension, a tensor subclass)",
     "inplace_update": "an input modified in place (+=, .add_(), [...] =)",
     "separate_form": "two products and a sum where one fused product is asked for",
     "no_product": "no matrix product at all (hidden from torch, e.g. by numpy)",

@@ -32,9 +32,10 @@ def refuse_own_kernels(graded, attest, where="") -> None:
                            "Likely cause: code that replaces the grader's reply code.", "protocol")
     if own:
         raise CheckFailure(
-            f"{graded.function} ran torch operators through kernels the notebook registered itself "
-            f"({', '.join(own[:4])}){where}: torch.library, a custom op or a C++ extension. The grader counts only "
-            "torch's own kernels; use torch's operators as they are.", "own_kernel")
+            f"{graded.function} ran torch operators through code of the notebook's own "
+            f"({', '.join(own[:4])}){where}: a kernel registered with torch.library, a custom op, a C++ extension "
+            "or a tensor subclass's __torch_dispatch__. The grader counts only what torch's own kernels compute on "
+            "plain tensors; use torch's operators as they are.", "own_kernel")
 
 
 def matmuls(ops) -> list:
