@@ -5,8 +5,12 @@ the top of the student notebook's "Checks" cell, so it imports nothing at all.
 
 #: aten operator name -> index of the argument whose last dimension is the contraction size K
 #: (``@``, ``matmul``, ``mm``, ``einsum`` and ``F.linear`` all reach one of these)
-MATMUL_OPS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "mv": 0, "addmv": 1, "matmul": 0,
-              "dot": 0, "vdot": 0, "_addmm_activation": 1}
+MATMUL_OPS = {"mm": 0, "addmm": 1, "bmm": 0, "baddbmm": 1, "addbmm": 1, "mv": 0, "addmv": 1, "matmul": 0,
+              "dot": 0, "vdot": 0, "_addmm_activation": 1, "addr": 1}
+#: products of vectors whose contraction size is 1 (an outer product), whatever their lengths
+OUTER_OPS = {"addr"}
+#: products that add an input of their own (``self``, their first argument) to the product
+BIASED_OPS = {op for op, first in MATMUL_OPS.items() if first == 1}
 
 #: operators that only relabel memory; they never build a new concatenated weight
 VIEW_OPS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alias", "unsqueeze",
@@ -17,7 +21,9 @@ VIEW_OPS = {"view", "_unsafe_view", "t", "transpose", "permute", "expand", "alia
 def contraction_size(op: str, args):
     """The contraction size K of the aten operator ``op`` called with ``args`` when it is a matrix
     product (:data:`MATMUL_OPS`), else ``None``."""
-    return int(args[MATMUL_OPS[op]].shape[-1]) if op in MATMUL_OPS else None
+    if op not in MATMUL_OPS:
+        return None
+    return 1 if op in OUTER_OPS else int(args[MATMUL_OPS[op]].shape[-1])
 
 
 #: the most operators one call of a fused step may run (every valid style runs 3-14: cat, cat, the

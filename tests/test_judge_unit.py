@@ -254,7 +254,24 @@ def _convolution_beside_a_discarded_product(X, W_xh, H, W_hh):
     return torch.nn.functional.conv1d(XH.unsqueeze(-1), W.t().unsqueeze(-1)).squeeze(-1)
 
 
+def _separate_form_as_the_bias_of_a_product_of_zeros(X, W_xh, H, W_hh):
+    """Red team, round 21: addbmm does the separate form; the one product of size d + h multiplies
+    zeros and adds it as its bias."""
+    Y = torch.addbmm(torch.addbmm(torch.zeros_like(H), X[None], W_xh[None]), H[None], W_hh[None])
+    zeros = torch.zeros(X.shape[0], X.shape[1] + H.shape[1], dtype=X.dtype, device=X.device)
+    return torch.addmm(Y, zeros, torch.cat((W_xh, W_hh), 0))
+
+
+def _convolution_as_the_bias_of_a_product_times_zero(X, W_xh, H, W_hh):
+    """Red team, round 21: convolutions compute the answer, the fused product is scaled by alpha=0."""
+    conv = torch.nn.functional.conv1d
+    Y = conv(X.T.unsqueeze(0), W_xh.T.unsqueeze(2)).squeeze(0).T + conv(H.T.unsqueeze(0), W_hh.T.unsqueeze(2)).squeeze(0).T
+    return torch.addmm(Y, torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0), alpha=0)
+
+
 @pytest.mark.parametrize("question,func,cause", [
+    ("q3_fused", _separate_form_as_the_bias_of_a_product_of_zeros, "wrong_products"),
+    ("q3_fused", _convolution_as_the_bias_of_a_product_times_zero, "result_not_the_product"),
     ("q3_fused", _convolution_beside_a_discarded_product, "result_not_the_product"),
     ("q3_fused", _broadcast_and_zero_padded, "broadcast_product"),
     ("q3_fused", _column_loop_beside_a_discarded_product, "loop_of_operators"),

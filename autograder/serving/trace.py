@@ -28,7 +28,7 @@ import time
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..operators import VIEW_OPS, contraction_size
+from ..operators import BIASED_OPS, VIEW_OPS, contraction_size
 
 #: operators recorded at most; a longer trace says so
 MAX_OPS = 1000
@@ -203,9 +203,12 @@ class OpTrace(TorchDispatchMode):
         # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
         # not as a scalar: its scaling by a number once lost the product (a false failure of fused)
         k = None if own else k
-        made_by_product = k is not None or (
-            any(_key(t) in self.products for t in read)
-            and all(_key(t) in self.products for t in read if t.numel() > 1))
+        if k is not None:  # a product, unless it adds work of its own or multiplies the product by 0
+            made_by_product = kwargs.get("alpha", 1) != 0 and (
+                name not in BIASED_OPS or kwargs.get("beta", 1) == 0 or self._adds_nothing(args[0]))
+        else:
+            made_by_product = (any(_key(t) in self.products for t in read)
+                               and all(_key(t) in self.products for t in read if t.numel() > 1))
         for t in written:
             key = _key(t)
             if key is not None:
@@ -225,6 +228,14 @@ class OpTrace(TorchDispatchMode):
             if not own and _own_kernel(func) and func.overloadpacket.__name__ not in self.own_kernels:
                 self.own_kernels.append(func.overloadpacket.__name__)
         return result
+
+    def _adds_nothing(self, bias) -> bool:
+        """A biased product's own input (``addmm``'s ``self``) leaves its output the product's: a
+        number, another product's output, or zeros. Anything else did work beside the product (red
+        team, round 21: the separate form's sum as the bias of a product of zeros)."""
+        if not isinstance(bias, torch.Tensor) or bias.numel() <= 1 or _key(bias) in self.products:
+            return True
+        return bias.device.type == "meta" or not bool(bias.any())
 
     def _tampered(self, tensors) -> set:
         """The storages of ``tensors`` that hold derived data, or are being filled with it, and were
