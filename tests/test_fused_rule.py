@@ -9,9 +9,11 @@ Q3, Q4 = GRADED["q3_fused"], GRADED["q4_rnn_forward"]
 STEP = {"n": 9, "d": 3, "h": 4}
 
 
-def attest(*ops, count=None, outside=(), from_product=(True,)):
+def attest(*ops, count=None, outside=(), from_product=(True,), product_inputs=([[0, 2], [1, 3]],)):
+    """What a runner's trace reports; by default the one product multiplied cat((X, H)) (inputs 0
+    and 2) by cat((W_xh, W_hh)) (inputs 1 and 3), with torch's own kernels."""
     return {"ops": [list(op) for op in ops], "op_count": len(ops) if count is None else count, "outside": list(outside),
-            "from_product": list(from_product)}
+            "from_product": list(from_product), "own_kernels": [], "product_inputs": list(product_inputs)}
 
 
 ONE = attest(("cat", [9, 7], None), ("cat", [7, 4], None), ("mm", [9, 4], 7))
@@ -88,3 +90,16 @@ def test_work_beside_the_one_product_fails(ops, count, cause):
     with pytest.raises(CheckFailure) as failure:
         fused.judge_every(Q3, [(STEP, attest(*ops, count=count), "values")])
     assert failure.value.cause == cause
+
+
+@pytest.mark.parametrize("operands", [[[0, 1, 2, 3], []], [[0, 2], [1]], [[0], [1, 3]], [[0, 1], [2, 3]]])
+def test_a_product_that_does_not_multiply_the_two_concatenations_fails(operands):
+    """Red team, round 21: a convolution computed the answer and a product by an identity passed
+    it on; the one product's operands must come from X and H, and from W_xh and W_hh."""
+    with pytest.raises(CheckFailure, match="not cat") as failure:
+        fused.judge_every(Q3, [(STEP, attest(*ONE["ops"], product_inputs=(operands,)), "values")])
+    assert failure.value.cause == "wrong_operands"
+
+
+def test_the_two_concatenations_pass_in_either_order():
+    assert fused.judge_every(Q3, [(STEP, attest(*ONE["ops"], product_inputs=([[1, 3], [0, 2]],)), "values")]) == 1

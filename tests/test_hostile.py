@@ -167,6 +167,20 @@ CHEATS = {
                                      "    Y = F.conv1d(X.T.unsqueeze(0), W_xh.T.unsqueeze(2)).squeeze(0).T\n"
                                      "    Y = Y + F.conv1d(H.T.unsqueeze(0), W_hh.T.unsqueeze(2)).squeeze(0).T\n"
                                      "    return torch.addmm(Y, torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0), alpha=0)\n", 5),
+    # a convolution's answer passed on by a product by an identity (found beside round 21), and
+    # written into a buffer that a 1x1 product then wrote one element of (round 22)
+    "identity-product": ("import torch.nn.functional as F\ndef hidden_state_fused(X, W_xh, H, W_hh):\n"
+                         "    n, d, h = X.shape[0], X.shape[1], H.shape[1]\n"
+                         "    Y = F.conv1d(X.T.unsqueeze(0), W_xh.T.unsqueeze(2)).squeeze(0).T + F.conv1d(H.T.unsqueeze(0), W_hh.T.unsqueeze(2)).squeeze(0).T\n"
+                         "    z = dict(dtype=X.dtype, device=X.device)\n"
+                         "    return torch.cat((Y, torch.zeros(n, d, **z)), 1) @ torch.cat((torch.eye(h, **z), torch.zeros(d, h, **z)), 0)\n", 5),
+    "tiny-product-into-the-buffer": ("import torch.nn.functional as F\ndef hidden_state_fused(X, W_xh, H, W_hh):\n"
+                                     "    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)\n    n, h = X.shape[0], W.shape[1]\n"
+                                     "    buf = torch.empty_strided((2,), (n * h,), dtype=X.dtype, device=X.device)\n"
+                                     "    res = buf.as_strided((n, h, 1), (h, 1, 1), 0)\n"
+                                     "    res.copy_(F.conv1d(XH.unsqueeze(2), W.t().unsqueeze(2)))\n"
+                                     "    torch.mm(XH[:1], W[:, :1], out=buf.as_strided((1, 1), (1, 1), n * h))\n"
+                                     "    return res.view(n, h)\n", 5),
     # processes left running to slow the reference: they are stopped while it is timed
     "slows-the-reference": (LOOP + "import subprocess, sys\nfor _ in range(4):\n"
                             "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)", 5),

@@ -712,3 +712,42 @@ def test_a_product_run_by_a_tensor_subclass_earns_no_attested_point(group):
         run_all_then("q3_fused", group, _product_in_a_subclass)
     assert failure.value.cause == "own_kernel", str(failure.value)
     assert "mm on _Lazy" in str(failure.value)
+
+
+def _conv_passed_on_by_an_identity_product(X, W_xh, H, W_hh):  # red team, round 21 (found here)
+    conv = torch.nn.functional.conv1d
+    n, d, h = X.shape[0], X.shape[1], H.shape[1]
+    Y = conv(X.T.unsqueeze(0), W_xh.T.unsqueeze(2)).squeeze(0).T + conv(H.T.unsqueeze(0), W_hh.T.unsqueeze(2)).squeeze(0).T
+    zeros = dict(dtype=X.dtype, device=X.device)
+    return torch.cat((Y, torch.zeros(n, d, **zeros)), 1) @ torch.cat((torch.eye(h, **zeros), torch.zeros(d, h, **zeros)), 0)
+
+
+def _conv_in_a_buffer_a_tiny_product_wrote_into(X, W_xh, H, W_hh):  # red team, round 22
+    XH, W = torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0)
+    n, h = X.shape[0], W.shape[1]
+    buf = torch.empty_strided((2,), (n * h,), dtype=X.dtype, device=X.device)
+    res = buf.as_strided((n, h, 1), (h, 1, 1), 0)
+    res.copy_(torch.nn.functional.conv1d(XH.unsqueeze(2), W.t().unsqueeze(2)))
+    torch.mm(XH[:1], W[:, :1], out=buf.as_strided((1, 1), (1, 1), n * h))
+    return res.view(n, h)
+
+
+@pytest.mark.parametrize("func,cause", [(_conv_passed_on_by_an_identity_product, "wrong_operands"),
+                                        (_conv_in_a_buffer_a_tiny_product_wrote_into, "result_not_the_product")])
+def test_other_work_passed_off_as_the_one_product_fails_fused(func, cause):
+    with pytest.raises(CheckFailure) as failure:
+        run_all_then("q3_fused", "fused", func)
+    assert failure.value.cause == cause, str(failure.value)
+
+
+def test_a_buffer_filled_slice_by_slice_keeps_what_its_data_came_from():
+    from autograder.serving.trace import OpTrace
+    inputs = (torch.randn(6, 3), torch.randn(3, 4), torch.randn(6, 4), torch.randn(4, 4))
+    with OpTrace("cpu", inputs) as trace:
+        X, W_xh, H, W_hh = inputs
+        XH = torch.empty(6, 7)
+        XH[:, :3] = X
+        XH[:, 3:] = H
+        result = XH @ torch.cat((W_xh, W_hh), 0)
+    assert trace.from_products([result]) == [True]
+    assert trace.product_inputs([result]) == [[[0, 2], [1, 3]]]

@@ -79,6 +79,21 @@ def _result_is_the_product(graded, attest, where) -> None:
             f"{graded.function} returned a tensor that its one matrix product did not compute{where}: other "
             "operators did the work (a convolution, an elementwise loop, a product whose output is thrown away "
             "or multiplied by 0?). Return the product of the two concatenations itself.", "result_not_the_product")
+    operands = attest.get("product_inputs")
+    if made and made[0] is True:
+        if not operands or operands[0] is None:
+            raise CheckFailure("expected your notebook's process to say what the product multiplied; it did not. "
+                               "Likely cause: code that replaces the grader's reply code.", "protocol")
+        names = graded.spec.arguments
+        want = {frozenset(names.index(a) for a in ("X", "H")), frozenset(names.index(a) for a in ("W_xh", "W_hh"))}
+        got = {frozenset(side) for side in operands[0]}
+        if got != want or len(operands[0]) != 2:
+            shown = " and ".join("{" + ", ".join(names[i] for i in sorted(side) if i < len(names)) + "}"
+                                 for side in operands[0])
+            raise CheckFailure(
+                f"{graded.function}'s one matrix product multiplied operands computed from {shown}{where}, not "
+                "cat((X, H), 1) and cat((W_xh, W_hh), 0): other operators did the work and the product only "
+                "passed it on (a product by an identity or zeros?). Multiply the two concatenations.", "wrong_operands")
 
 
 def _one(graded, sizes, attest, where="") -> tuple:

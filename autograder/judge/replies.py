@@ -78,6 +78,9 @@ class Attest(msgspec.Struct, forbid_unknown_fields=True):
     outside: Annotated[list[Index], msgspec.Meta(max_length=16)] | None = None
     from_product: Annotated[list[bool | None], msgspec.Meta(max_length=16)] | None = None
     own_kernels: Annotated[list[Name], msgspec.Meta(max_length=16)] | None = None
+    product_inputs: Annotated[list[Annotated[list[Annotated[list[Index], msgspec.Meta(max_length=16)]],
+                                             msgspec.Meta(min_length=2, max_length=2)] | None],
+                              msgspec.Meta(max_length=16)] | None = None
     trace_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
 
 

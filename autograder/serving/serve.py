@@ -112,6 +112,7 @@ def call(func, request: dict, blobs: list) -> tuple:
     attest["outside"] = tracer.outside(returned)[:16]
     attest["from_product"] = tracer.from_products(returned)[:16]
     attest["own_kernels"] = tracer.own_kernels[:16]
+    attest["product_inputs"] = tracer.product_inputs(returned)[:16]
     attest["trace_s"] = round(tracer.overhead, 4)
     reply["attest"] = attest
     return reply, reply_blobs

@@ -28,7 +28,7 @@ import time
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..operators import BIASED_OPS, VIEW_OPS, contraction_size
+from ..operators import BIASED_OPS, MATMUL_OPS, VIEW_OPS, contraction_size
 
 #: operators recorded at most; a longer trace says so
 MAX_OPS = 1000
@@ -110,6 +110,11 @@ def _own_kernel(func) -> bool:
                                    for line in _kernels(table) - _kernels(before))
 
 
+def _whole(t) -> bool:
+    """Whether ``t`` views all of its storage, each byte once, in order."""
+    return t.numel() * t.element_size() == t.untyped_storage().nbytes() and t.is_contiguous() and t.storage_offset() == 0
+
+
 def _distinct(t) -> bool:
     """Whether no two elements of the view ``t`` share memory, from its sizes and strides alone:
     taken by increasing stride, each dimension must step past all that the smaller ones span."""
@@ -134,7 +139,11 @@ class OpTrace(TorchDispatchMode):
         # storage -> [its elements covered by derived writes, how many are not], while not all of it is derived
         self.coverage = {}
         self.generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
-        self.products = set()  # storages that hold a matrix product's output (or what only relabels or copies it)
+        # storage -> (the inputs its product's two operands were computed from), for storages that
+        # hold a matrix product's output (or what only relabels, copies or scales it)
+        self.products = {}
+        # storage -> the indexes of the call's inputs its data was computed from (through traced operators)
+        self.inputs_of = {key: frozenset((i,)) for i, t in enumerate(inputs) if (key := _key(t)) is not None}
         remember_kernels()  # where the runner has not already (a trace outside a runner: tests, benchmarks)
         self.kernels = {}  # operator -> whether it ran a kernel of the notebook's own, read at its first dispatch
         self.own_kernels = []  # the names of those operators, at their first dispatch and at the end
@@ -203,17 +212,30 @@ class OpTrace(TorchDispatchMode):
         # outputs; anything else does not. A one-element product (n = h = 1) is read as a product,
         # not as a scalar: its scaling by a number once lost the product (a false failure of fused)
         k = None if own else k
+        operands = None
         if k is not None:  # a product, unless it adds work of its own or multiplies the product by 0
             made_by_product = kwargs.get("alpha", 1) != 0 and (
                 name not in BIASED_OPS or kwargs.get("beta", 1) == 0 or self._adds_nothing(args[0]))
+            first = MATMUL_OPS[name]
+            operands = tuple(self._inputs_of(t) for t in args[first:first + 2])
         else:
             made_by_product = (any(_key(t) in self.products for t in read)
                                and all(_key(t) in self.products for t in read if t.numel() > 1))
+            operands = next((self.products[key] for t in read if (key := _key(t)) in self.products), None)
+        depends = frozenset().union(*(self._inputs_of(t) for t in read))
+        into = {id(t) for t in targets}
         for t in written:
             key = _key(t)
             if key is not None:
                 self._wrote(key, t, derived, key in tampered)
-                (self.products.add if made_by_product else self.products.discard)(key)
+                if made_by_product and _whole(t):  # a product that wrote only part of a storage does not
+                    self.products[key] = operands   # make the rest its output (red team, round 22)
+                else:
+                    self.products.pop(key, None)
+                # a write into memory that holds data keeps what that data came from (a buffer
+                # filled slice by slice); an operator's fresh output comes from what it read
+                kept = self.inputs_of.get(key, frozenset()) if (in_place or id(t) in into) else frozenset()
+                self.inputs_of[key] = depends | kept
         if on_device:
             self.count += 1
             if len(self.ops) < MAX_OPS:
@@ -250,7 +272,7 @@ class OpTrace(TorchDispatchMode):
         empty or partial write into memory that holds data from elsewhere."""
         nbytes, size = t.untyped_storage().nbytes(), t.element_size()
         elements = nbytes // size
-        if t.numel() * size == nbytes and t.is_contiguous() and t.storage_offset() == 0:
+        if _whole(t):
             (self.derived.add if derived else self.derived.discard)(key)  # the whole storage
             self.coverage.pop(key, None)
         else:
@@ -287,6 +309,16 @@ class OpTrace(TorchDispatchMode):
             view.fill_(value)
             entry[1] = elements - int(cov.sum())
         return entry[1]
+
+    def _inputs_of(self, t) -> frozenset:
+        return self.inputs_of.get(_key(t), frozenset()) if isinstance(t, torch.Tensor) else frozenset()
+
+    def product_inputs(self, results) -> list:
+        """Per returned tensor that holds a product's output: the indexes of the call's inputs each
+        of that product's two operands was computed from (sorted lists); else ``None``."""
+        return [[sorted(side) for side in self.products[key]]
+                if type(t) is torch.Tensor and (key := _key(t)) is not None and self.products.get(key) is not None
+                else None for t in results]
 
     def from_products(self, results) -> list:
         """Per returned tensor: whether its storage holds a matrix product's output (or what only
