@@ -145,7 +145,7 @@ class OpTrace(TorchDispatchMode):
         # storage -> the indexes of the call's inputs its data was computed from (through traced operators)
         self.inputs_of = {key: frozenset((i,)) for i, t in enumerate(inputs) if (key := _key(t)) is not None}
         remember_kernels()  # where the runner has not already (a trace outside a runner: tests, benchmarks)
-        self.kernels = {}  # operator -> whether it ran a kernel of the notebook's own, read at its first dispatch
+        self.kernels = {}  # operator -> whether it ran a kernel of the notebook's own (read on the call's device)
         self.own_kernels = []  # the names of those operators, at their first dispatch and at the end
         self.overhead = 0.0  # seconds the trace's own bookkeeping took (not the operators')
         for t in inputs:  # an input rewritten behind torch's back, and read, then restored, still shows
@@ -183,13 +183,11 @@ class OpTrace(TorchDispatchMode):
             own = bool(own) or _own_kernel(func)
             if on_device:
                 self.kernels[func] = own
-            if own and name not in self.own_kernels:
-                self.own_kernels.append(name)
+            if own:
+                self._own(name)
         if types:  # a tensor subclass's own __torch_dispatch__ ran the operator, below the trace
             own = True  # (red team, round 20: numpy did the product inside a subclass of the activations)
-            subclassed = f"{name} on {types[0].__name__}"[:200]
-            if subclassed not in self.own_kernels:
-                self.own_kernels.append(subclassed)
+            self._own(f"{name} on {types[0].__name__}"[:200])
         inputs = {_key(t) for t in arg_tensors}
         written = [t for t in out_tensors  # a view writes nothing; a lift wraps data it did not make
                    if in_place or name in LIFTS or _key(t) not in inputs] + targets
@@ -244,11 +242,15 @@ class OpTrace(TorchDispatchMode):
         self.overhead += time.perf_counter() - started - ran
         return out
 
+    def _own(self, name: str) -> None:
+        if name not in self.own_kernels:
+            self.own_kernels.append(name)
+
     def __exit__(self, *exc):
         result = super().__exit__(*exc)
         for func, own in self.kernels.items():  # a kernel registered after the operator's first dispatch
-            if not own and _own_kernel(func) and func.overloadpacket.__name__ not in self.own_kernels:
-                self.own_kernels.append(func.overloadpacket.__name__)
+            if not own and _own_kernel(func):
+                self._own(func.overloadpacket.__name__)
         return result
 
     def _adds_nothing(self, bias) -> bool:
