@@ -38,6 +38,14 @@ class Question:
 
 
 STEP_ARGS = ("X", "W_xh", "H", "W_hh")
+#: the two sides of the hidden-state product: the activations and the weights. No operator but a
+#: matrix product may bring data of the two together (``fused`` fails otherwise)
+SIDES = (("X", "H", "H0"), ("W_xh", "W_hh"))
+
+
+def sides(arguments: tuple) -> list:
+    """The indexes of ``arguments`` on each of :data:`SIDES`."""
+    return [[i for i, name in enumerate(arguments) if name in side] for side in SIDES]
 
 QUESTIONS = {q.name: q for q in (
     Question("q1_shapes", groups=("shapes",), values=("shape_XH", "shape_W"), points={"shapes": 2}),

@@ -85,8 +85,18 @@ def test_links_folders_corrupt_zips_and_other_files_are_refused(tmp_path):
      "        return func(*args)", "tensor subclass"),
     ("s = X.as_subclass(T)", "tensor subclass"),
     ("from torch.utils.cpp_extension import load_inline", "kernels of its own"),
+    # red team round 23: code on the lines of the magics that run Python went unreviewed
+    ("%time _k = torch._C._DisableTorchDispatch", "torch._C"),
+    ("%timeit -n 10 -r 3 exec('x = 1'); import subprocess", "starts processes"),
+    ("%%time\nimport ctypes", "ctypes"),
+    ("%%capture out\nimport ctypes", "ctypes"),
+    ("%%timeit -n 5 import ctypes\nf()", "ctypes"),
     # honest magics stay unflagged
     ("%time y = X @ W_xh", None),
+    ("%timeit -n10 -r 3 -q hidden_state_fused(X, W_xh, H, W_hh)", None),
+    ("for n in (10, 100):\n    %time hidden_state_fused(X[:n], W_xh, H[:n], W_hh)", None),
+    ("%%time\ny = hidden_state_fused(X, W_xh, H, W_hh)", None),
+    ("%%capture --no-stdout\nprint(1)", None),
     ("%matplotlib inline\nimport torch", None),
 ])
 def test_review_flags_read_code_as_code(code, flag):

@@ -9,11 +9,13 @@ Q3, Q4 = GRADED["q3_fused"], GRADED["q4_rnn_forward"]
 STEP = {"n": 9, "d": 3, "h": 4}
 
 
-def attest(*ops, count=None, outside=(), from_product=(True,), product_inputs=([[0, 2], [1, 3]],)):
+def attest(*ops, count=None, outside=(), from_product=(True,), product_inputs=([[0, 2], [1, 3]],), mixed=()):
     """What a runner's trace reports; by default the one product multiplied cat((X, H)) (inputs 0
-    and 2) by cat((W_xh, W_hh)) (inputs 1 and 3), with torch's own kernels."""
+    and 2) by cat((W_xh, W_hh)) (inputs 1 and 3), with torch's own kernels, and no other operator
+    combined the two."""
     return {"ops": [list(op) for op in ops], "op_count": len(ops) if count is None else count, "outside": list(outside),
-            "from_product": list(from_product), "own_kernels": [], "product_inputs": list(product_inputs)}
+            "from_product": list(from_product), "own_kernels": [], "product_inputs": list(product_inputs),
+            "mixed": list(mixed)}
 
 
 ONE = attest(("cat", [9, 7], None), ("cat", [7, 4], None), ("mm", [9, 4], 7))
@@ -103,3 +105,18 @@ def test_a_product_that_does_not_multiply_the_two_concatenations_fails(operands)
 
 def test_the_two_concatenations_pass_in_either_order():
     assert fused.judge_every(Q3, [(STEP, attest(*ONE["ops"], product_inputs=([[1, 3], [0, 2]],)), "values")]) == 1
+
+
+@pytest.mark.parametrize("question, sizes", [(Q3, STEP), (Q4, dict(STEP, T=3))])
+def test_an_operator_beside_the_product_that_combines_inputs_and_weights_fails(question, sizes):
+    """Red team, round 23: F.bilinear did each step of q4; the trace names such operators."""
+    weight = ("cat", [7, 4], None)
+    step = [("cat", [9, 7], None), ("mm", [9, 4], 7), ("tanh", [9, 4], None)]
+    ops = [weight, *step * 3] if question is Q4 else ONE["ops"]
+    assert fused.judge_every(question, [(sizes, attest(*ops), "values")]) == 1
+    with pytest.raises(CheckFailure, match=r"other than the matrix product \(_trilinear\)") as failure:
+        fused.judge_every(question, [(sizes, attest(*ops, mixed=("_trilinear",)), "values")])
+    assert failure.value.cause == "work_beside_the_product"
+    with pytest.raises(CheckFailure, match="did not") as failure:
+        fused.judge_every(question, [(sizes, dict(attest(*ops), mixed=None), "values")])
+    assert failure.value.cause == "protocol"

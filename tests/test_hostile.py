@@ -444,39 +444,48 @@ print('left', left, 'MB of shared memory behind')
 """
 
 #: red team round 5: processes in sessions of their own, moved to every other core, to crowd a
-#: neighbour's judge and runner while this notebook is graded
-CROWDS_OTHER_CORES = """import os, time
+#: neighbour's judge and runner while this notebook is graded. The notebook's first cell: the
+#: crowd is up before the classmates' grading starts and busy while they are graded; then it ends
+#: itself, so that the attacker's own grading is short (left running, it held the attacker's runner
+#: at the wall cap for 80 s after the classmates were done, and showed nothing more)
+CROWDS_OTHER_CORES = """import os, signal, time
 others = set(range(os.cpu_count())) - os.sched_getaffinity(0) or os.sched_getaffinity(0)
+crowd = []
 for _ in range(100):
     try:
-        if os.fork() == 0:
-            try:
-                os.setsid()
-                os.sched_setaffinity(0, others)
-            except OSError:
-                pass
-            while True:
-                pass
+        pid = os.fork()
     except OSError:
         break
-time.sleep(15)
+    if pid == 0:
+        try:
+            os.setsid()
+            os.sched_setaffinity(0, others)
+        except OSError:
+            pass
+        while True:
+            pass
+    crowd.append(pid)
+time.sleep(10)
+for pid in crowd:
+    os.kill(pid, signal.SIGKILL)
 """
 
 
-def attacker_and_classmates(solution_nb, folder, code, classmates):
+def attacker_and_classmates(solution_nb, folder, code, classmates, first=False):
     nb = nbformat.from_dict(solution_nb)
-    nb.cells.append(nbformat.v4.new_code_cell(code))
+    nb.cells.insert(0 if first else len(nb.cells), nbformat.v4.new_code_cell(code))
     nbformat.write(nb, folder / "a-attacker.ipynb")  # graded first
     for name in classmates:
         nbformat.write(solution_nb, folder / f"{name}.ipynb")
 
 
-def assert_classmates_keep_full_marks(solution_nb, tmp_path, code, classmates=("b-honest", "c-honest"), workers=1):
+def assert_classmates_keep_full_marks(solution_nb, tmp_path, code, classmates=("b-honest", "c-honest"), workers=1,
+                                      first=False):
     """An attacker graded first, then correct classmates: each classmate gets every point, graded
     (an undecided row is graded again by the batch itself)."""
     folder = tmp_path / "subs"
     folder.mkdir()
-    attacker_and_classmates(solution_nb, folder, code, classmates)
+    attacker_and_classmates(solution_nb, folder, code, classmates, first)
     _, book = grade(folder, tmp_path / "out", "--workers", str(workers))
     for name in classmates:
         row = book.loc[f"{name}.ipynb"]
@@ -489,7 +498,7 @@ def test_memory_left_behind_never_costs_the_next_submission(solution_nb, tmp_pat
 
 def test_processes_crowding_other_cores_never_cost_a_classmate(solution_nb, tmp_path):
     assert_classmates_keep_full_marks(solution_nb, tmp_path, CROWDS_OTHER_CORES, ("b-honest", "c-honest", "d-honest"),
-                                      workers=2)
+                                      workers=2, first=True)
 
 
 #: red team round 13: the zygote that forks every runner of a worker runs as the runners' user, so
@@ -502,19 +511,27 @@ try:
 except (OSError, ValueError):
     pass
 """
+#: red team round 23: the sandbox's init and the zygote moved to SCHED_IDLE, which the zygote's
+#: next runners inherited (limits and nice unchanged, so the sandbox was reused)
+SCHEDULES_THE_ZYGOTE_IDLE = """import os
+for pid in (1, os.getppid()):
+    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+print('SCHEDULED', os.sched_getscheduler(os.getppid()))
+"""
 
 
 #: what a classmate's runner inherited, printed by a correct notebook
 PRINTS_ITS_LIMITS = ("import os, resource\nprint('INHERITED', resource.getrlimit(resource.RLIMIT_CPU), "
-                     "os.getpriority(os.PRIO_PROCESS, 0))")
+                     "os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))")
 
 
-def test_limits_lowered_on_the_zygote_never_reach_a_classmate(solution_nb, tmp_path):
+@pytest.mark.parametrize("attack", [LOWERS_THE_ZYGOTES_LIMITS, SCHEDULES_THE_ZYGOTE_IDLE], ids=["limits", "policy"])
+def test_limits_lowered_on_the_zygote_never_reach_a_classmate(solution_nb, tmp_path, attack):
     """The classmate's runner starts in a fresh sandbox, with the limits and priority every runner
     starts with, and gets every point."""
     folder = tmp_path / "subs"
     folder.mkdir()
-    attacker_and_classmates(solution_nb, folder, LOWERS_THE_ZYGOTES_LIMITS, [])
+    attacker_and_classmates(solution_nb, folder, attack, [])
     classmate = nbformat.from_dict(solution_nb)
     classmate.cells.append(nbformat.v4.new_code_cell(PRINTS_ITS_LIMITS))
     nbformat.write(classmate, folder / "b-honest.ipynb")
@@ -522,7 +539,8 @@ def test_limits_lowered_on_the_zygote_never_reach_a_classmate(solution_nb, tmp_p
     row = book.loc["b-honest.ipynb"]
     assert (row["total_points_earned"], row["grading_status"]) == (TOTAL, "graded"), row.to_dict()
     printed = (Path(submission_dir(str(tmp_path / "out"), "b-honest.ipynb")) / "output.txt").read_text()
-    inherited = re.findall(r"INHERITED \((-?\d+), (-?\d+)\) (-?\d+)", printed)
+    inherited = re.findall(r"INHERITED \((-?\d+), (-?\d+)\) (-?\d+) (\d+)", printed)
     import resource
-    ours = (*map(str, resource.getrlimit(resource.RLIMIT_CPU)), str(os.getpriority(os.PRIO_PROCESS, 0)))
+    ours = (*map(str, resource.getrlimit(resource.RLIMIT_CPU)), str(os.getpriority(os.PRIO_PROCESS, 0)),
+            str(os.sched_getscheduler(0)))
     assert inherited and all(found == ours for found in inherited), printed[-2000:]

@@ -269,7 +269,33 @@ def _convolution_as_the_bias_of_a_product_times_zero(X, W_xh, H, W_hh):
     return torch.addmm(Y, torch.cat((X, H), 1), torch.cat((W_xh, W_hh), 0), alpha=0)
 
 
+def _rnn_bilinear_steps_beside_a_dummy_product(X, H0, W_xh, W_hh, b_h):
+    """Red team, round 23: F.bilinear (one ``_trilinear`` operator, not a product) computes each
+    step in the separate form; a one-row fused product multiplied by 0 stands for it."""
+    W, H, outs = torch.cat((W_xh, W_hh), 0), H0, []
+    A, B = W_xh.t().unsqueeze(2), W_hh.t().unsqueeze(2)
+    for X_t in X:
+        one = torch.ones_like(X_t[:, :1])
+        step = torch.nn.functional.bilinear(X_t, one, A) + torch.nn.functional.bilinear(H, one, B)
+        H = torch.tanh(step + b_h + 0 * (torch.cat((X_t[:1], H[:1]), 1) @ W))
+        outs.append(H)
+    return torch.stack(outs), H
+
+
+def _rnn_convolution_steps_beside_a_dummy_product(X, H0, W_xh, W_hh, b_h):
+    """Red team, round 14: a 1x1 convolution computes each step; a one-row product times 0."""
+    W, H, outs = torch.cat((W_xh, W_hh), 0), H0, []
+    for X_t in X:
+        XH = torch.cat((X_t, H), 1)
+        step = torch.nn.functional.conv1d(XH.T.unsqueeze(0), W.T.unsqueeze(2)).squeeze(0).T
+        H = torch.tanh(step + b_h + 0 * (XH[:1] @ W))
+        outs.append(H)
+    return torch.stack(outs), H
+
+
 @pytest.mark.parametrize("question,func,cause", [
+    ("q4_rnn_forward", _rnn_bilinear_steps_beside_a_dummy_product, "work_beside_the_product"),
+    ("q4_rnn_forward", _rnn_convolution_steps_beside_a_dummy_product, "work_beside_the_product"),
     ("q3_fused", _separate_form_as_the_bias_of_a_product_of_zeros, "wrong_products"),
     ("q3_fused", _convolution_as_the_bias_of_a_product_times_zero, "result_not_the_product"),
     ("q3_fused", _convolution_beside_a_discarded_product, "result_not_the_product"),

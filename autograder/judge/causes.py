@@ -41,6 +41,7 @@ CAUSES = {
     "loop_over_columns": "a loop over the h columns: one product per column",
     "loop_of_operators": "a loop of torch operators (over columns, rows or steps) around or instead of the one product",
     "result_not_the_product": "the result is not the one product's output: other operators did the work",
+    "work_beside_the_product": "operators other than the product combined the activations with the weights",
     "wrong_operands": "the one product does not multiply cat((X, H)) by cat((W_xh, W_hh)): it only passes on other work",
     "broadcast_product": "a product computed by broadcasting and summing, not by a matrix product",
     "wrong_products": "matrix products of unexpected sizes",

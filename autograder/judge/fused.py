@@ -96,6 +96,22 @@ def _result_is_the_product(graded, attest, where) -> None:
                 "passed it on (a product by an identity or zeros?). Multiply the two concatenations.", "wrong_operands")
 
 
+def _only_the_product_mixes(graded, attest, where) -> None:
+    """No operator but a matrix product brought data of the activations (X, H) and of the weights
+    (W_xh, W_hh) together (red team, rounds 14 and 23: a convolution, or ``F.bilinear``, computed
+    each step while a one-row product multiplied by 0 stood for it)."""
+    mixed = attest.get("mixed")
+    if mixed is None:
+        raise CheckFailure("expected your notebook's process to say which operators combined the inputs; it did "
+                           "not. Likely cause: code that replaces the grader's reply code.", "protocol")
+    if mixed:
+        raise CheckFailure(
+            f"{graded.function} combined the activations with the weights in operators other than the matrix product "
+            f"({', '.join(mixed[:4])}){where}: they did the product's work. Let the one product "
+            "cat((X, H), 1) @ cat((W_xh, W_hh), 0) combine them (each step's, in a loop over time).",
+            "work_beside_the_product")
+
+
 def _one(graded, sizes, attest, where="") -> tuple:
     """The product rule on one traced call: ``(ops, count)``, or raise with the likely cause."""
     name = graded.function
@@ -170,7 +186,9 @@ def judge_every(graded, traces) -> int:
     calls = [(sizes, attest, f" (on a {label} call, {graded.describe(sizes)})") for sizes, attest, label in traces]
     for sizes, attest, where in calls:
         _one(graded, sizes, attest, where)
-    if graded.spec.family == "step":  # last: the rules above name a loop or a broadcast more precisely
-        for _, attest, where in calls:
+    # last: the rules above name a loop or a broadcast more precisely
+    for _, attest, where in calls:
+        if graded.spec.family == "step":
             _result_is_the_product(graded, attest, where)
+        _only_the_product_mixes(graded, attest, where)
     return len(traces)

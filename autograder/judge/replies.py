@@ -82,6 +82,7 @@ class Attest(msgspec.Struct, forbid_unknown_fields=True):
                                              msgspec.Meta(min_length=2, max_length=2)] | None],
                               msgspec.Meta(max_length=16)] | None = None
     trace_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
+    mixed: Annotated[list[Name], msgspec.Meta(max_length=16)] | None = None
 
 
 class CallReply(msgspec.Struct, forbid_unknown_fields=True):

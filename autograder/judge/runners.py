@@ -445,16 +445,18 @@ class Sandbox:
         self.commands = self._commands()
 
     def _commands(self) -> dict:
-        """pid -> (executable, command line, resource limits, nice, processor affinity) of the
-        sandbox's own processes: a runner runs as the zygote's user and can lower its limits or
-        its priority (``prlimit``, ``setpriority``), which every later runner would inherit."""
+        """pid -> (executable, command line, resource limits, nice, processor affinity, scheduling
+        policy and priority) of the sandbox's own processes: a runner runs as the zygote's user and
+        can lower its limits or its priority (``prlimit``, ``setpriority``, ``sched_setscheduler``:
+        red team, round 23, ``SCHED_IDLE``), which every later runner would inherit."""
         out = {}
         for pid in self.infrastructure:
             try:
                 p = psutil.Process(pid)
                 with open(f"/proc/{pid}/limits", encoding="ascii", errors="replace") as f:
                     limits = f.read()
-                out[pid] = (p.exe(), tuple(p.cmdline()), limits, p.nice(), tuple(p.cpu_affinity()))
+                out[pid] = (p.exe(), tuple(p.cmdline()), limits, p.nice(), tuple(p.cpu_affinity()),
+                            os.sched_getscheduler(pid), os.sched_getparam(pid).sched_priority)
             except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                 out[pid] = None
         return out

@@ -7,6 +7,7 @@ graded value as plain data.
 """
 
 from .. import wire
+from ..spec import sides
 from . import replies
 from .questions import CheckFailure
 
@@ -43,7 +44,8 @@ class FunctionProxy:
                 meta, raw = wire.tensor_blob(t, len(blobs))
                 metas.append(meta)
                 blobs.append(raw)
-        return {"op": "call", "name": self.question.function, "device": device, **options, "inputs": metas}, blobs
+        return {"op": "call", "name": self.question.function, "device": device, **options,
+                "sides": sides(self.question.spec.arguments), "inputs": metas}, blobs
 
 
 class ValueStandIn:

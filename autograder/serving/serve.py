@@ -87,7 +87,7 @@ def call(func, request: dict, blobs: list) -> tuple:
         torch.cuda.set_sync_debug_mode("error")
     from .trace import OpTrace
     try:
-        with OpTrace(request["device"], args) as tracer:  # every call: no call looks different from a traced one
+        with OpTrace(request["device"], args, request.get("sides", ())) as tracer:  # every call: no call looks different from a traced one
             out = func(*args)
         if request["device"] == "cuda":
             torch.cuda.synchronize()
@@ -113,6 +113,7 @@ def call(func, request: dict, blobs: list) -> tuple:
     attest["from_product"] = tracer.from_products(returned)[:16]
     attest["own_kernels"] = tracer.own_kernels[:16]
     attest["product_inputs"] = tracer.product_inputs(returned)[:16]
+    attest["mixed"] = tracer.mixed[:16]
     attest["trace_s"] = round(tracer.overhead, 4)
     reply["attest"] = attest
     return reply, reply_blobs

@@ -44,6 +44,9 @@ SAMPLED_BYTES = 256
 WHOLE_BYTES = 4096
 #: in-place operators whose first argument's old contents are not read
 OVERWRITES = {"copy_", "fill_", "zero_", "normal_", "uniform_", "random_"}
+#: operators whose output holds none of the data they read (only its shape, dtype and device)
+FRESH = ALLOCATIONS | {"zeros_like", "ones_like", "full_like", "new_zeros", "new_ones", "new_full", "rand_like",
+                       "randn_like", "randint_like"}
 
 
 def _tensors(value) -> list:
@@ -130,7 +133,7 @@ class OpTrace(TorchDispatchMode):
     """Records ``[op name, output shape or None, contraction size or None]`` per operator on
     ``device``, and which storages hold derived data."""
 
-    def __init__(self, device: str = "cpu", inputs=()):
+    def __init__(self, device: str = "cpu", inputs=(), sides=()):
         super().__init__()
         self.device = device
         self.ops, self.count = [], 0
@@ -144,6 +147,16 @@ class OpTrace(TorchDispatchMode):
         self.products = {}
         # storage -> the indexes of the call's inputs its data was computed from (through traced operators)
         self.inputs_of = {key: frozenset((i,)) for i, t in enumerate(inputs) if (key := _key(t)) is not None}
+        # storage -> which of the product's two sides its data came from (``sides``: the indexes of
+        # the call's inputs on each, the activations and the weights); a product of the two sides
+        # hands out data of neither, and any other operator that brings the two together did the
+        # product's work beside it: its name is kept in ``mixed`` (red team, rounds 14 and 23)
+        self.sides = {}
+        for side, indexes in enumerate(sides):
+            for i in indexes:
+                if i < len(inputs) and isinstance(inputs[i], torch.Tensor) and (key := _key(inputs[i])) is not None:
+                    self.sides[key] = self.sides.get(key, frozenset()) | {side}
+        self.mixed = []
         remember_kernels()  # where the runner has not already (a trace outside a runner: tests, benchmarks)
         self.kernels = {}  # operator -> whether it ran a kernel of the notebook's own (read on the call's device)
         self.own_kernels = []  # the names of those operators, at their first dispatch and at the end
@@ -221,10 +234,12 @@ class OpTrace(TorchDispatchMode):
                                and all(_key(t) in self.products for t in read if t.numel() > 1))
             operands = next((self.products[key] for t in read if (key := _key(t)) in self.products), None)
         depends = frozenset().union(*(self._inputs_of(t) for t in read))
+        sides = self._sides(name, k, read, arg_tensors, written, in_place, targets)
         into = {id(t) for t in targets}
         for t in written:
             key = _key(t)
             if key is not None:
+                self.sides[key] = sides
                 self._wrote(key, t, derived, key in tampered)
                 if made_by_product and _whole(t):  # a product that wrote only part of a storage does not
                     self.products[key] = operands   # make the rest its output (red team, round 22)
@@ -241,6 +256,30 @@ class OpTrace(TorchDispatchMode):
                 self.ops.append([name, shape, k])
         self.overhead += time.perf_counter() - started - ran
         return out
+
+    def _sides(self, name, k, read, arg_tensors, written, in_place, targets) -> frozenset:
+        """The sides the data an operator writes came from; an operator that is not a product and
+        brings both sides together (from two tensors, or into memory that holds the other side) is
+        kept in :attr:`mixed`."""
+        if name in FRESH:
+            return frozenset()
+        if name in VIEW_OPS:  # relabels its first argument (``view_as(other)`` reads only a shape)
+            return self._sides_of(arg_tensors[0]) if arg_tensors else frozenset()
+        reads = [self._sides_of(t) for t in read]
+        into = {id(t) for t in targets}
+        reads += [self.sides.get(_key(t), frozenset()) for t in written
+                  if (in_place or id(t) in into) and not (name in OVERWRITES and _whole(t))]
+        joined = frozenset().union(*reads)
+        if len(joined) < 2:
+            return joined
+        if k is not None:  # the product of the two sides: what it computes is neither
+            return frozenset()
+        if not any(len(r) == 2 for r in reads) and name not in self.mixed and len(self.mixed) < 16:
+            self.mixed.append(name)
+        return joined
+
+    def _sides_of(self, t) -> frozenset:
+        return self.sides.get(_key(t), frozenset()) if isinstance(t, torch.Tensor) and not t.is_meta else frozenset()
 
     def _own(self, name: str) -> None:
         if name not in self.own_kernels:
