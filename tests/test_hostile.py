@@ -187,6 +187,30 @@ CHEATS = {
 }
 
 
+#: cheats at q4: (code appended to a correct notebook, the most q4 may then score)
+Q4_CHEATS = {
+    # red team round 23: F.bilinear (one _trilinear operator, not a product) did each step in the
+    # separate form beside a one-row fused product multiplied by 0: q4 7/7 on both paths
+    "bilinear-steps-beside-a-dummy-product": (
+        "import torch.nn.functional as F\n"
+        "def rnn_forward(X, H0, W_xh, W_hh, b_h):\n"
+        "    W, H, outs = torch.cat((W_xh, W_hh), dim=0), H0, []\n"
+        "    A, B = W_xh.t().unsqueeze(2), W_hh.t().unsqueeze(2)\n"
+        "    for X_t in X:\n"
+        "        one = torch.ones_like(X_t[:, :1])\n"
+        "        step = F.bilinear(X_t, one, A) + F.bilinear(H, one, B)\n"
+        "        H = torch.tanh(step + b_h + 0 * (torch.cat((X_t[:1], H[:1]), dim=1) @ W))\n"
+        "        outs.append(H)\n"
+        "    return torch.stack(outs), H\n", FULL["q4_rnn_forward"] - 1),
+}
+
+#: code the review must flag however it is written (red team round 23: on %time lines, IPython ran
+#: it and the review, which blanked every magic line, never read it)
+FLAGGED = {
+    "hides-code-on-magic-lines": "%time _k = torch._C._DisableTorchDispatch; _m = __import__('ctypes')\n",
+}
+
+
 def partly_wrong_zip_with_pickle(path):
     """An export zip whose .OTTER_LOG is a pickle that would write PWNED if anyone unpickled it."""
     class Payload:
@@ -223,7 +247,7 @@ def hostile_batch(solution_nb, tmp_path_factory):
         nb = nbformat.from_dict(solution_nb)
         nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(code))
         nbformat.write(nb, folder / f"{name}.ipynb")
-    for name, (code, _) in CHEATS.items():
+    for name, code in {**{n: c for n, (c, _) in {**CHEATS, **Q4_CHEATS}.items()}, **FLAGGED}.items():
         nb = nbformat.from_dict(solution_nb)
         nb.cells.append(nbformat.v4.new_code_cell("import torch\n" + code))
         nbformat.write(nb, folder / f"{name}.ipynb")
@@ -250,7 +274,7 @@ def status(book, name):
 
 def test_every_submission_has_a_row(hostile_batch):
     book, _, _, _ = hostile_batch
-    assert len(book) == 1 + len(disruptive(0)) + len(CHEATS) + 4
+    assert len(book) == 1 + len(disruptive(0)) + len(CHEATS) + len(Q4_CHEATS) + len(FLAGGED) + 4
 
 
 def test_correct_submission_with_an_odd_name_gets_full_marks(hostile_batch):
@@ -297,6 +321,21 @@ def test_cheats_score_no_more_than_their_honest_base(hostile_batch, name):
     assert status(book, f"{name}.ipynb") == "graded", row.to_dict()
     assert row["q3_fused"] <= CHEATS[name][1], f"{name} earned {row['q3_fused']} on q3"
     assert row["total_points_earned"] <= TOTAL - FULL["q3_fused"] + CHEATS[name][1]
+
+
+@pytest.mark.parametrize("name", sorted(Q4_CHEATS))
+def test_q4_cheats_score_no_more_than_their_honest_base(hostile_batch, name):
+    book, _, _, _ = hostile_batch
+    row = book.loc[f"{name}.ipynb"]
+    assert status(book, f"{name}.ipynb") == "graded", row.to_dict()
+    assert row["q4_rnn_forward"] <= Q4_CHEATS[name][1], f"{name} earned {row['q4_rnn_forward']} on q4"
+    assert row["total_points_earned"] <= TOTAL - FULL["q4_rnn_forward"] + Q4_CHEATS[name][1]
+
+
+@pytest.mark.parametrize("name", sorted(FLAGGED))
+def test_hidden_tampering_is_flagged_for_review(hostile_batch, name):
+    book, _, _, _ = hostile_batch
+    assert book.loc[f"{name}.ipynb", "review_flags"], f"{name} is not flagged for review"
 
 
 def test_a_pickled_log_is_never_loaded_and_shipped_helpers_are_never_used(hostile_batch):
