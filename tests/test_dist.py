@@ -148,3 +148,14 @@ def test_solution_runs_top_to_bottom_and_exports(executed_solution):
     assert all(f"{q}: " in text for q in QUESTIONS)
     source = "\n".join(c.source for c in nb.cells)
     assert "Please save before exporting" not in source and "It saves the notebook" not in source
+
+
+def test_every_document_is_a_readable_page():
+    """Each page of docs/ and the README opens with a title and stays a page long (an edit once
+    wrote a paragraph between every character of docs/checks.md: 9.4 MB)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) > 3
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert text.startswith("# "), f"{page.name} does not open with a title"
+        assert len(text) < 100_000, f"{page.name} holds {len(text)} characters"
