@@ -32,8 +32,8 @@ dist: $(PY)  ## build the student notebook, the Gradescope zip and the examples 
 grade: $(ZIP)  ## grade SUBMISSIONS (default examples/submissions) into OUTPUT (default grades); ARGS="--only NAME"
 	$(PY) -m autograder.batch "$(SUBMISSIONS)" --output "$(OUTPUT)" $(ARGS)
 
-test: lint  ## run the whole test suite (after the linter), as CI does
-	$(PY) -m pytest -q tests
+test: lint  ## run the whole test suite (after the linter), as CI does: two workers, one module to a worker
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 test-fast: lint  ## the edit loop: every test not marked slow (under two minutes)
 	$(PY) -m pytest -q -m "not slow" tests

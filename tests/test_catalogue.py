@@ -4,12 +4,11 @@ Every variant becomes a student's submission (the solution with one function rep
 Gradescope "Export Submissions" folder; the batch grader grades them all in one run, with Otter's
 grading code and the zip's hidden tests. The variant's question must get exactly the catalogue's
 points, and every other question full marks; the per-check gradebook and the class report must
-count exactly the checks and likely causes the catalogue expects; grading again with one point
+count exactly the checks and likely causes the catalogue expects; grading a small class again with one point
 value changed must list exactly the scores that change.
 """
 
 import collections
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -65,12 +64,12 @@ def variant_notebook(solution, variant):
     return nb
 
 
-def export(solution_nb, folder: Path) -> Path:
-    """A Gradescope export: one student per variant and the :data:`OTHERS`, with name, sid and
-    lateness in its metadata."""
+def export(solution_nb, folder: Path, variants=VARIANTS, others=tuple(OTHERS)) -> Path:
+    """A Gradescope export: one student per variant and one per name of :data:`OTHERS` (all of
+    both unless told), with name, sid and lateness in its metadata."""
     meta = {}
-    notebooks = [(key(v), variant_notebook(solution_nb, v)) for v in VARIANTS]
-    notebooks += [(name, student_notebook(solution_nb, *spec)) for name, spec in OTHERS.items()]
+    notebooks = [(key(v), variant_notebook(solution_nb, v)) for v in variants]
+    notebooks += [(name, student_notebook(solution_nb, *OTHERS[name])) for name in others]
     for i, (name, nb) in enumerate(notebooks):
         (folder / name).mkdir(parents=True)
         nbformat.write(nb, folder / name / "rnn_hidden_state.ipynb")
@@ -180,20 +179,27 @@ def with_points(zip_path: Path, out: Path, question: str, group: str, points: in
     return out
 
 
-def test_a_changed_point_value_regrades_everyone_and_lists_the_changes(catalogue_book, tmp_path):
-    book, output, folder = catalogue_book
-    before = pd.read_csv(output / "checks.csv", keep_default_na=False, dtype=str)
-    again = tmp_path / "grades"
-    shutil.copytree(output, again)
+#: the class graded twice by the point-change test: q2 styles whose ``inputs`` check passes, fails,
+#: or is gated off by failed values, one whose ``devices`` fails, another question's, and an
+#: all-correct student (a small class: the whole catalogue, graded again, took 80 s of the suite)
+REGRADED = [BY_NAME[n] for n in ("sep_at", "sep_inplace_H", "sep_missing_term", "sep_numpy_roundtrip", "fused_is_separate")]
+
+
+def test_a_changed_point_value_regrades_everyone_and_lists_the_changes(solution_nb, tmp_path):
+    folder = export(solution_nb, tmp_path / "export", REGRADED, ("submission_own1",))
+    done, book = grade(folder, tmp_path / "grades")
+    before = pd.read_csv(tmp_path / "grades" / "checks.csv", keep_default_na=False, dtype=str)
     changed = with_points(ZIP, tmp_path / "changed.zip", "q2_separate", "inputs", 2)
-    done, after = grade(folder, again, "--autograder", str(changed))
+    done, after = grade(folder, tmp_path / "grades", "--autograder", str(changed))
     assert "the autograder changed" in done.stderr
     passed = before[(before["question"] == "q2_separate") & (before["group"] == "inputs") & (before["status"] == "passed")]
-    changes = pd.read_csv(again / "changes.csv", keep_default_na=False, dtype=str)
+    assert set(passed["file"]) == {key(BY_NAME["sep_at"]), key(BY_NAME["sep_numpy_roundtrip"]), key(BY_NAME["fused_is_separate"]),
+                                   "submission_own1"}, "the class no longer has the cases it was chosen for"
+    changes = pd.read_csv(tmp_path / "grades" / "changes.csv", keep_default_na=False, dtype=str)
     expected = sorted((f, q, "1.0") for f in passed["file"] for q in ("q2_separate", "total"))
     assert sorted(zip(changes["file"], changes["question"], changes["change"])) == expected
     assert all(line.startswith("inputs: passed 1/1 -> passed 2/2") for line in
                changes.loc[changes["question"] == "q2_separate", "checks_changed"])
-    for name in [*map(key, VARIANTS), *OTHERS]:
+    for name in [*map(key, REGRADED), "submission_own1"]:
         delta = 1 if name in set(passed["file"]) else 0
         assert after.loc[name, "q2_separate"] == book.loc[name, "q2_separate"] + delta, name
