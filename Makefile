@@ -33,7 +33,7 @@ grade: $(ZIP)  ## grade SUBMISSIONS (default examples/submissions) into OUTPUT (
 	$(PY) -m autograder.batch "$(SUBMISSIONS)" --output "$(OUTPUT)" $(ARGS)
 
 test: lint  ## run the whole test suite (after the linter), as CI does: two workers, one module to a worker
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 test-fast: lint  ## the edit loop: every test not marked slow (under two minutes)
 	$(PY) -m pytest -q -m "not slow" tests

@@ -58,7 +58,8 @@ TIERS = {
 
 
 #: the modules that take longest, longest first (``--durations`` of a whole run): they start first,
-#: so that ``make test``'s two workers (pytest-xdist, one module to a worker) finish together
+#: so that ``make test``'s two workers (pytest-xdist, one module to a worker, in this order:
+#: ``--no-loadscope-reorder``) finish together
 LONGEST_FIRST = ("test_hostile", "test_public_checks", "test_catalogue", "test_fresh_clone", "test_gpu",
                  "test_examples", "test_gradescope", "test_front_end", "test_judge_unit")
 
