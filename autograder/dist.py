@@ -18,6 +18,7 @@ extended to create the runner user, and ``run_autograder`` replaced by the judge
 
 import argparse
 import ast
+import fcntl
 import glob
 import io
 import shutil
@@ -194,7 +195,15 @@ def with_replacements(nb, replacements: dict):
 
 
 def generated_files(run_tests: bool = False) -> dict:
-    """``{path relative to the repository: text or bytes}``: everything ``make dist`` writes."""
+    """``{path relative to the repository: text or bytes}``: everything ``make dist`` writes. One
+    build at a time per checkout (``make test``'s two workers both build): the stage is shared."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with open(BUILD / ".generate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _generated_files(run_tests)
+
+
+def _generated_files(run_tests: bool) -> dict:
     dist = run_assign(run_tests)
     (zip_path,) = glob.glob(str(dist / "autograder" / f"{NAME}-autograder_*.zip"))
     solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", 4)
