@@ -84,7 +84,7 @@ def catalogue_book(solution_nb, tmp_path_factory):
     folder = export(solution_nb, tmp_path_factory.mktemp("catalogue") / "export")
     output = tmp_path_factory.mktemp("catalogue-grades")
     done, book = grade(folder, output)
-    return book, output, folder
+    return book, output
 
 
 def test_catalogue_is_large_and_covers_every_question():
@@ -94,14 +94,14 @@ def test_catalogue_is_large_and_covers_every_question():
 
 
 def test_the_other_students_get_full_marks(catalogue_book):
-    book, _, _ = catalogue_book
+    book, _ = catalogue_book
     for name in OTHERS:
         assert book.loc[name, "total_points_earned"] == sum(FULL.values()), name
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_variant_scores_as_expected(catalogue_book, variant):
-    book, output, _ = catalogue_book
+    book, output = catalogue_book
     row = book.loc[key(variant)]
     feedback = (Path(submission_dir(output, key(variant))) / "feedback.txt").read_text()
     assert row["grading_status"] == "graded"
@@ -113,7 +113,7 @@ def test_variant_scores_as_expected(catalogue_book, variant):
 
 
 def test_review_flags_point_at_tampering_and_spare_honest_code(catalogue_book):
-    book, _, _ = catalogue_book
+    book, _ = catalogue_book
     for variant in VARIANTS:
         flags = book.loc[key(variant), "review_flags"]
         if any(word in variant.name for word in ("tamper", "inspect")):
@@ -135,7 +135,7 @@ def expected_losses() -> collections.Counter:
 
 
 def test_checks_csv_and_the_report_count_what_the_catalogue_expects(catalogue_book):
-    book, output, _ = catalogue_book
+    book, output = catalogue_book
     checks = pd.read_csv(output / "checks.csv", keep_default_na=False, dtype=str)
     students = len(VARIANTS) + len(OTHERS)
     assert len(checks) == students * len(GROUP_POINTS)
