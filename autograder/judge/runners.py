@@ -103,6 +103,7 @@ def _pipes():
     """(runner's requests_r, judge's requests_w, judge's replies_r, runner's replies_w)."""
     requests_r, requests_w = os.pipe()  # not inheritable: a runner gets only what pass_fds names
     replies_r, replies_w = os.pipe()
+    wire.widen(requests_w, replies_r)
     return requests_r, requests_w, replies_r, replies_w
 
 
